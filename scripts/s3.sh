@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# s3.sh start|stop — run a real S3 server (versitygw) on 127.0.0.1 for the tests.
+#
+#   eval "$(scripts/s3.sh start)"   starts it (installing it first if needed) and prints
+#                                   the NORMREG_TEST_S3_* and AWS_* variables the tests read
+#   scripts/s3.sh stop              stops it and removes its data
+#
+# NORMREG_S3_PORT (default 9070) and NORMREG_S3_DIR (default /tmp/normreg-s3-$PORT) choose
+# where it listens and keeps data. One bucket, "normreg-test", is created.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PORT=${NORMREG_S3_PORT:-9070}
+STATE=${NORMREG_S3_DIR:-${TMPDIR:-/tmp}/normreg-s3-$PORT}
+AK=normregtest SK=normregtest-secret-not-secret
+ENDPOINT=http://127.0.0.1:$PORT
+
+case "${1:-}" in
+start)
+  BIN=$("$ROOT/scripts/tools.sh")/versitygw
+  mkdir -p "$STATE/data"
+  if [ -f "$STATE/pid" ] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then
+    echo "s3: already running (pid $(cat "$STATE/pid"))" >&2
+  else
+    ROOT_ACCESS_KEY_ID=$AK ROOT_SECRET_ACCESS_KEY=$SK nohup "$BIN" --port "127.0.0.1:$PORT" \
+      --region us-east-1 --health /health --quiet posix "$STATE/data" >"$STATE/log" 2>&1 </dev/null &
+    echo $! >"$STATE/pid"
+  fi
+  for _ in $(seq 1 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$ENDPOINT/health" || true)" = 200 ] && break
+    kill -0 "$(cat "$STATE/pid")" 2>/dev/null || { echo "s3: server exited:" >&2; cat "$STATE/log" >&2; exit 1; }
+    sleep 0.1
+  done
+  # versitygw's posix backend keeps a bucket as a directory of the data dir.
+  mkdir -p "$STATE/data/normreg-test"
+  cat <<OUT
+export NORMREG_TEST_S3_ENDPOINT=$ENDPOINT
+export NORMREG_TEST_S3_BUCKET=normreg-test
+export AWS_ACCESS_KEY_ID=$AK
+export AWS_SECRET_ACCESS_KEY=$SK
+export AWS_REGION=us-east-1
+OUT
+  ;;
+stop)
+  if [ -f "$STATE/pid" ]; then kill "$(cat "$STATE/pid")" 2>/dev/null || true; fi
+  rm -rf "$STATE"
+  ;;
+*) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
