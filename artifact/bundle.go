@@ -1,0 +1,84 @@
+package artifact
+
+// Mode is the train/eval mode a model was exported in. A PyTorch state_dict
+// does not record it, so it must be declared.
+type Mode string
+
+// Modes.
+const (
+	ModeUnset Mode = ""
+	ModeEval  Mode = "eval"
+	ModeTrain Mode = "train"
+)
+
+// Preprocessing is what the bundle declares is done to features before the model.
+type Preprocessing string
+
+// Preprocessing kinds.
+const (
+	PreprocessingUnset    Preprocessing = ""
+	PreprocessingStandard Preprocessing = "standard_scaler"
+	PreprocessingNone     Preprocessing = "none"
+)
+
+// Bundle is everything the checks know of one bundle, gathered from its
+// config, its layers and its weights header by the manifest package (at
+// push, in the registry, and at pull). Fields that could not be gathered are
+// left zero and the checks say so.
+type Bundle struct {
+	Features      []string      // the model's ordered input feature schema
+	InputTensor   string        // weights tensor whose axis InputAxis must equal len(Features)
+	InputAxis     int           // axis of InputTensor
+	InputSize     int64         // size of that axis read from the weights header; -1 unknown
+	Mode          Mode          // declared mode
+	Preprocessing Preprocessing // declared preprocessing
+
+	ScalerBound     Digest   // scaler digest bound in the config
+	ScalerLayer     Digest   // digest of the scaler layer; "" when the bundle has none
+	Scaler          *Scaler  // the scaler read from the layer; nil when absent or unreadable
+	ScalerReadErr   error    // why the scaler layer could not be fetched or parsed
+	WeightsScaler   string   // hex sha256 from the weights metadata normreg.scaler.sha256, or ""
+	WeightsDigest   Digest   // digest of the weights layer
+	BNLayer         *BNStats // statistics from the bnstats layer; nil when absent
+	BNWeights       *BNStats // statistics extracted from the weights; nil when not read
+	BNFrozen        bool     // BatchNorm declared frozen during fine-tuning
+	Parent          *Parent  // the parent bundle when fine-tuned; nil otherwise
+	BatchSize       int      // training batch size; 0 unknown
+	ServingFeatures []string // a deploy's serving feature list (regctl verify --features); nil unset
+}
+
+// Parent is what a fine-tuned bundle's checks need of its parent.
+type Parent struct {
+	Digest        Digest
+	WeightsDigest Digest
+	BN            *BNStats
+}
+
+// Scaler is a scikit-learn StandardScaler's fitted state, read from the
+// JSON of its attributes (mean_, scale_, var_, n_samples_seen_,
+// n_features_in_, feature_names_in_, with_mean, with_std).
+type Scaler struct {
+	Mean         []float64 // nil when with_mean is false
+	Scale        []float64 // nil when with_std is false
+	Var          []float64
+	NSamplesSeen float64
+	NFeaturesIn  int
+	FeatureNames []string
+	WithMean     bool
+	WithStd      bool
+}
+
+// BNStats is the running statistics of every BatchNorm layer of a model.
+type BNStats struct {
+	Layers []BNLayer
+}
+
+// BNLayer is one BatchNorm layer's running statistics.
+type BNLayer struct {
+	Name              string // the state_dict prefix, e.g. "net.1"
+	Channels          int
+	RunningMean       []float64
+	RunningVar        []float64
+	NumBatchesTracked int64
+	HasTracked        bool // the weights carry num_batches_tracked
+}
