@@ -1,0 +1,386 @@
+// Package fs is the storage.Driver on a local directory, the registry's
+// embedded default.
+//
+// An object is a file at root/<key>. Writes go to a temp file under
+// root/.tmp, are fsynced, renamed into place and the directory fsynced, so a
+// reader sees the old file or the whole new one. Conditional puts hold an
+// exclusive flock on a file under root/.locks, so they are safe across
+// processes sharing root. A version is the file's modification time in
+// nanoseconds and its size; every write sets the time explicitly, and a
+// conditional put moves it strictly forward, so a version is never reused for
+// a key. Top-level names starting with "." are reserved.
+package fs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/normreg/normreg/storage"
+)
+
+// Driver stores objects as files under a root directory.
+type Driver struct {
+	root string
+}
+
+var _ storage.Driver = (*Driver)(nil)
+
+// errInvalidKey: a key that is not a valid slash-separated path for this driver.
+var errInvalidKey = errors.New("invalid storage key")
+
+// lockPoll is how often a conditional put retries a held lock.
+const lockPoll = 2 * time.Millisecond
+
+// New returns a driver on root, creating root and its temp and lock
+// directories if needed.
+func New(root string) (*Driver, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("fs storage %q: %w", root, err)
+	}
+	for _, dir := range []string{abs, filepath.Join(abs, ".tmp"), filepath.Join(abs, ".locks")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("fs storage: %w", err)
+		}
+	}
+	return &Driver{root: abs}, nil
+}
+
+// path maps a key to its file, rejecting keys that are not clean relative
+// paths or that name the reserved top-level entries.
+func (d *Driver) path(key string) (string, error) {
+	parts := strings.Split(key, "/")
+	for _, p := range parts {
+		if p == "" || p == "." || p == ".." {
+			return "", fmt.Errorf("%w: %q", errInvalidKey, key)
+		}
+	}
+	if strings.HasPrefix(parts[0], ".") {
+		return "", fmt.Errorf("%w: %q uses a reserved name", errInvalidKey, key)
+	}
+	return filepath.Join(d.root, filepath.FromSlash(key)), nil
+}
+
+// notFound turns a missing-file error into storage.ErrNotFound for key.
+func notFound(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", key, storage.ErrNotFound)
+	}
+	return err
+}
+
+// Open implements storage.Driver.
+func (d *Driver) Open(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
+	f, fi, err := d.openFile(ctx, key)
+	if err == nil && (offset < 0 || offset > fi.Size()) {
+		err = fmt.Errorf("%s: offset %d outside 0..%d", key, offset, fi.Size())
+	}
+	if err == nil {
+		_, err = f.Seek(offset, io.SeekStart)
+	}
+	if err != nil {
+		closeIf(f)
+		return nil, err
+	}
+	return &ctxFile{ctx: ctx, File: f}, nil
+}
+
+// openFile opens key's file for reading and describes it.
+func (d *Driver) openFile(ctx context.Context, key string) (*os.File, os.FileInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	p, err := d.path(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil, notFound(key, err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = notFound(key, fs.ErrNotExist)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// closeIf closes f unless it is nil.
+func closeIf(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
+}
+
+// ctxFile is an open file whose reads fail once ctx is done.
+type ctxFile struct {
+	ctx context.Context
+	*os.File
+}
+
+// Read implements io.Reader.
+func (f *ctxFile) Read(p []byte) (int, error) {
+	if err := f.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return f.File.Read(p)
+}
+
+// ctxReader stops a copy once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+// Read implements io.Reader.
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// Put implements storage.Driver.
+func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	_, err := d.write(ctx, key, r, time.Time{})
+	return err
+}
+
+// write atomically replaces key's file with r's bytes, stamped with the
+// current time or, if later, notBefore. It returns the new version.
+func (d *Driver) write(ctx context.Context, key string, r io.Reader, notBefore time.Time) (string, error) {
+	p, err := d.path(key)
+	if err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(filepath.Join(d.root, ".tmp"), "put-*")
+	if err != nil {
+		return "", err
+	}
+	version, err := fill(ctx, tmp, r, notBefore)
+	if err == nil {
+		err = d.rename(tmp.Name(), p)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("put %s: %w", key, err)
+	}
+	return version, syncDir(filepath.Dir(p))
+}
+
+// fill copies r into tmp, stamps and fsyncs it, closes it and returns its version.
+func fill(ctx context.Context, tmp *os.File, r io.Reader, notBefore time.Time) (string, error) {
+	_, err := io.Copy(tmp, ctxReader{ctx: ctx, r: r})
+	stamp := time.Now()
+	if !stamp.After(notBefore) {
+		stamp = notBefore.Add(time.Nanosecond)
+	}
+	if err == nil {
+		err = os.Chtimes(tmp.Name(), stamp, stamp)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = tmp.Stat()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	return version(fi), nil
+}
+
+// rename moves tmp to p, creating p's directory, and retrying if a
+// concurrent Delete pruned that directory in between.
+func (d *Driver) rename(tmp, p string) error {
+	var err error
+	for range 3 {
+		if err = os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err = os.Rename(tmp, p); !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return err
+}
+
+// syncDir fsyncs a directory so a rename into it is durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// version is the opaque version of a file: modification time and size.
+func version(fi os.FileInfo) string {
+	return fmt.Sprintf("%x-%x", fi.ModTime().UnixNano(), fi.Size())
+}
+
+// Stat implements storage.Driver.
+func (d *Driver) Stat(ctx context.Context, key string) (storage.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, err
+	}
+	p, err := d.path(key)
+	if err != nil {
+		return storage.Info{}, err
+	}
+	fi, err := os.Stat(p)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fs.ErrNotExist
+	}
+	if err != nil {
+		return storage.Info{}, notFound(key, err)
+	}
+	return storage.Info{Key: key, Size: fi.Size(), Version: version(fi), Modified: fi.ModTime()}, nil
+}
+
+// List implements storage.Driver. Subdirectories are deeper levels and are
+// not listed.
+func (d *Driver) List(ctx context.Context, dir, after string, limit int) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p := d.root
+	if dir != "" {
+		var err error
+		if p, err = d.path(strings.TrimSuffix(dir, "/")); err != nil {
+			return nil, err
+		}
+	}
+	entries, err := os.ReadDir(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if len(names) == limit {
+			break
+		}
+		if e.Type().IsRegular() && e.Name() > after {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// Delete implements storage.Driver. It also removes the directories the
+// deletion left empty.
+func (d *Driver) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	d.prune(filepath.Dir(p))
+	return nil
+}
+
+// prune removes dir and its parents below root while they are empty.
+func (d *Driver) prune(dir string) {
+	for dir != d.root && os.Remove(dir) == nil {
+		dir = filepath.Dir(dir)
+	}
+}
+
+// Get implements storage.Driver.
+func (d *Driver) Get(ctx context.Context, key string, max int64) ([]byte, string, error) {
+	f, fi, err := d.openFile(ctx, key)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	if fi.Size() > max {
+		return nil, "", fmt.Errorf("%s: %d bytes, at most %d: %w", key, fi.Size(), max, storage.ErrTooLarge)
+	}
+	data, err := io.ReadAll(ctxReader{ctx: ctx, r: f})
+	if err != nil {
+		return nil, "", err
+	}
+	return data, version(fi), nil
+}
+
+// PutIf implements storage.Driver.
+func (d *Driver) PutIf(ctx context.Context, key string, data []byte, ifVersion string) (string, error) {
+	p, err := d.path(key)
+	if err != nil {
+		return "", err
+	}
+	unlock, err := d.lock(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	current, notBefore := "", time.Time{}
+	if fi, err := os.Stat(p); err == nil {
+		current, notBefore = version(fi), fi.ModTime()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	if current != ifVersion {
+		return "", fmt.Errorf("%s: version %q, expected %q: %w", key, current, ifVersion, storage.ErrPreconditionFailed)
+	}
+	return d.write(ctx, key, bytes.NewReader(data), notBefore)
+}
+
+// lock takes the exclusive cross-process lock of key, polling until it is
+// free or ctx is done, and returns its release.
+func (d *Driver) lock(ctx context.Context, key string) (func(), error) {
+	sum := sha256.Sum256([]byte(key))
+	f, err := os.OpenFile(filepath.Join(d.root, ".locks", hex.EncodeToString(sum[:])), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-time.After(lockPoll):
+			continue
+		}
+		break
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	return func() { f.Close() }, nil
+}
