@@ -1,0 +1,113 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/normreg/normreg/artifact"
+)
+
+// blobPath is the URL path of a blob.
+func blobPath(repo string, d artifact.Digest) string { return "/v2/" + repo + "/blobs/" + d.String() }
+
+// StatBlob returns the size of blob d in repo (HEAD); ErrNotFound if the
+// registry lacks it, so a pusher can skip uploading what is there.
+func (c *Client) StatBlob(ctx context.Context, repo string, d artifact.Digest) (int64, error) {
+	resp, err := c.do(ctx, request{method: http.MethodHead, path: blobPath(repo, d)}, http.StatusOK)
+	if err != nil {
+		return 0, err
+	}
+	drain(resp)
+	return contentLength(resp.Header.Get("Content-Length")), nil
+}
+
+// PushBlob uploads desc.Size bytes read from r as blob desc.Digest of repo:
+// it opens an upload session (POST) and streams r in one PUT with a known
+// Content-Length, so memory does not grow with the size. The registry
+// verifies the digest; a mismatch gives an error matching
+// artifact.ErrDigestMismatch, and r must yield exactly desc.Size bytes.
+func (c *Client) PushBlob(ctx context.Context, repo string, desc artifact.Descriptor, r io.Reader) error {
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v2/" + repo + "/blobs/uploads/"}, http.StatusAccepted)
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return fmt.Errorf("registry %s: upload for %s started without a Location", c.base.Host, repo)
+	}
+	resp, err = c.do(ctx, request{
+		method: http.MethodPut, path: loc, query: url.Values{"digest": {desc.Digest.String()}},
+		header: http.Header{"Content-Type": {"application/octet-stream"}},
+		body:   io.LimitReader(r, desc.Size), size: desc.Size,
+	}, http.StatusCreated)
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", desc.Digest, err)
+	}
+	return drain(resp)
+}
+
+// FetchBlob streams blob desc of repo. The reader verifies while streaming:
+// where the content ends it returns io.EOF only if it hashes to desc.Digest
+// and has desc.Size bytes (size < 0: any), else an error wrapping
+// artifact.ErrDigestMismatch or artifact.ErrSizeMismatch. The caller closes it.
+func (c *Client) FetchBlob(ctx context.Context, repo string, desc artifact.Descriptor) (io.ReadCloser, error) {
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: blobPath(repo, desc.Digest)}, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	return readCloser{artifact.NewVerifyReader(resp.Body, desc.Digest, desc.Size), resp.Body}, nil
+}
+
+// FetchBlobRange streams length bytes of blob d of repo from offset (a Range
+// request), for reading part of a large blob such as a weights header. The
+// bytes cannot be verified against the digest on their own; the reader ends
+// with io.ErrUnexpectedEOF if the blob is shorter.
+func (c *Client) FetchBlobRange(ctx context.Context, repo string, d artifact.Digest, offset, length int64) (io.ReadCloser, error) {
+	rng := http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)}}
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: blobPath(repo, d), header: rng}, http.StatusPartialContent, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusOK { // the registry ignored Range: skip to offset
+		if _, err := io.CopyN(io.Discard, resp.Body, offset); err != nil {
+			resp.Body.Close()
+			return nil, fmt.Errorf("blob %s: skipping to offset %d: %w", d, offset, err)
+		}
+	}
+	return readCloser{&exactReader{r: resp.Body, left: length}, resp.Body}, nil
+}
+
+// readCloser pairs a reader with the closer of what it reads from.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// exactReader yields exactly left bytes, or io.ErrUnexpectedEOF if the source ends early.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+// Read implements io.Reader.
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		return n, io.ErrUnexpectedEOF
+	}
+	if e.left == 0 {
+		return n, io.EOF
+	}
+	return n, err
+}
