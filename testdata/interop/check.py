@@ -101,7 +101,8 @@ def scaler_findings(case, meta, scaler, sha, input_size):
 
 def bn_findings(case, tensors, bn, parents):
     push = case["push"]
-    stale = any(l["num_batches_tracked"] == 0 or (set(l["running_mean"]) == {0.0} and set(l["running_var"]) == {1.0})
+    stale = any(l["num_batches_tracked"] == 0
+                or (set(l["running_mean"]) == {0.0} and set(l["running_var"]) == {1.0})
                 for l in bn.values())
     if push["parent"] and not push["bn_frozen"]:
         p_tensors, p_bn = parents[push["parent"]]
@@ -159,7 +160,8 @@ def check_case(name, parents):
     if push["scaler"]:
         sha = sha256(os.path.join(d, push["scaler"]))
         scaler = json.load(open(os.path.join(d, push["scaler"])))
-        if sha != expected["scaler_sha256"] or not all(same(scaler[k], expected["scaler"][k]) for k in expected["scaler"]):
+        values_match = all(same(scaler[k], v) for k, v in expected["scaler"].items())
+        if sha != expected["scaler_sha256"] or not values_match:
             fail("scaler.json differs from expected.json")
     check_findings(case, meta, tensors, bn, scaler, sha, parents)
     if "samples" in case:

@@ -261,7 +261,8 @@ def gen_bn_cases(rng, mlp, scaler, x, y):
                description="an untrained MLP: running stats at init (mean 0, var 1), num_batches_tracked 0")
     x_new, y_new = tabular(rng, 512, shift=("balance",))
     x_new = scaler.transform(x_new)
-    stale = train(copy.deepcopy(mlp), x_new, y_new, bce, epochs=2, batch_size=BATCH_SIZE, seed=4, bn_eval=True)
+    stale = train(copy.deepcopy(mlp), x_new, y_new, bce, epochs=2, batch_size=BATCH_SIZE, seed=4,
+                  bn_eval=True)
     write_case("finetune-stale", stale, scaler, push_flags(parent="mlp"), refused("bn-stale"),
                description="mlp fine-tuned on new data with BatchNorm left in eval mode: weights "
                            "changed, running stats and num_batches_tracked identical to mlp's")
@@ -295,7 +296,8 @@ def gen_cnn(rng):
     d = write_case("cnn", cnn, scaler, push_flags(features=CHANNELS, input_tensor="features.0.weight"), ok(),
                    description="CNN with BatchNorm2d on 3x8x8 images, per-channel scaler over r, g, b")
     sample = pixels(images(rng, 8)[0]).head(500)
-    write_samples(d, scaler, pixels(imgs).head(5), (sample, shift_columns(sample, SHIFTED["cnn"], CHANNEL_STATS)),
+    shifted = shift_columns(sample, SHIFTED["cnn"], CHANNEL_STATS)
+    write_samples(d, scaler, pixels(imgs).head(5), (sample, shifted),
                   SHIFTED["cnn"], {"shift": "+1.5 training std", "rows": "pixels (r, g, b) of fresh images"})
 
 
