@@ -55,11 +55,11 @@ func (c *Client) PushBlob(ctx context.Context, repo string, desc artifact.Descri
 // and has desc.Size bytes (size < 0: any), else an error wrapping
 // artifact.ErrDigestMismatch or artifact.ErrSizeMismatch. The caller closes it.
 func (c *Client) FetchBlob(ctx context.Context, repo string, desc artifact.Descriptor) (io.ReadCloser, error) {
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: blobPath(repo, desc.Digest)}, http.StatusOK)
+	rc, err := c.openBlob(ctx, repo, desc.Digest, 0, -1)
 	if err != nil {
 		return nil, err
 	}
-	return readCloser{artifact.NewVerifyReader(resp.Body, desc.Digest, desc.Size), resp.Body}, nil
+	return readCloser{artifact.NewVerifyReader(rc, desc.Digest, desc.Size), rc}, nil
 }
 
 // FetchBlobRange streams length bytes of blob d of repo from offset (a Range
@@ -67,18 +67,34 @@ func (c *Client) FetchBlob(ctx context.Context, repo string, desc artifact.Descr
 // bytes cannot be verified against the digest on their own; the reader ends
 // with io.ErrUnexpectedEOF if the blob is shorter.
 func (c *Client) FetchBlobRange(ctx context.Context, repo string, d artifact.Digest, offset, length int64) (io.ReadCloser, error) {
-	rng := http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)}}
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: blobPath(repo, d), header: rng}, http.StatusPartialContent, http.StatusOK)
+	rc, err := c.openBlob(ctx, repo, d, offset, offset+length)
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode == http.StatusOK { // the registry ignored Range: skip to offset
+	return readCloser{&exactReader{r: rc, left: length}, rc}, nil
+}
+
+// openBlob GETs blob d of repo from offset to end (exclusive; -1: to the
+// blob's end), with a Range request unless that is the whole blob.
+func (c *Client) openBlob(ctx context.Context, repo string, d artifact.Digest, offset, end int64) (io.ReadCloser, error) {
+	r := request{method: http.MethodGet, path: blobPath(repo, d)}
+	switch {
+	case end >= 0:
+		r.header = http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", offset, end-1)}}
+	case offset > 0:
+		r.header = http.Header{"Range": {fmt.Sprintf("bytes=%d-", offset)}}
+	}
+	resp, err := c.do(ctx, r, http.StatusOK, http.StatusPartialContent)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusOK && offset > 0 { // the registry ignored Range: skip to offset
 		if _, err := io.CopyN(io.Discard, resp.Body, offset); err != nil {
 			resp.Body.Close()
 			return nil, fmt.Errorf("blob %s: skipping to offset %d: %w", d, offset, err)
 		}
 	}
-	return readCloser{&exactReader{r: resp.Body, left: length}, resp.Body}, nil
+	return resp.Body, nil
 }
 
 // readCloser pairs a reader with the closer of what it reads from.

@@ -21,6 +21,7 @@ import (
 	"github.com/normreg/normreg/api/client"
 	"github.com/normreg/normreg/api/client/registrytest"
 	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
 )
 
 // blob returns n random bytes and their descriptor.
@@ -45,11 +46,11 @@ func pushImage(t *testing.T, c *client.Client, repo, tag string) (artifact.Diges
 		}
 	}
 	mf, _ := json.Marshal(map[string]any{
-		"schemaVersion": 2, "mediaType": client.MediaTypeImageManifest,
+		"schemaVersion": 2, "mediaType": manifest.MediaTypeImageManifest,
 		"artifactType": "application/vnd.normreg.bundle.v1",
 		"config":       cfgDesc, "layers": []artifact.Descriptor{layerDesc},
 	})
-	d, err := c.PushManifest(ctx, repo, tag, client.MediaTypeImageManifest, mf)
+	d, err := c.PushManifest(ctx, repo, tag, manifest.MediaTypeImageManifest, mf)
 	if err != nil {
 		t.Fatalf("PushManifest: %v", err)
 	}
@@ -68,7 +69,7 @@ func TestAgainstDistribution(t *testing.T) {
 
 	t.Run("manifest", func(t *testing.T) {
 		desc, err := c.ResolveManifest(ctx, "team/model", "v1")
-		if err != nil || desc.Digest != d || desc.MediaType != client.MediaTypeImageManifest {
+		if err != nil || desc.Digest != d || desc.MediaType != manifest.MediaTypeImageManifest {
 			t.Fatalf("ResolveManifest = %+v, %v; want digest %s", desc, err, d)
 		}
 		got, data, err := c.FetchManifest(ctx, "team/model", d.String())

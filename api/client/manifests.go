@@ -9,22 +9,12 @@ import (
 	"strconv"
 
 	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
 )
-
-// Manifest media types the client asks for.
-const (
-	MediaTypeImageManifest = "application/vnd.oci.image.manifest.v1+json"
-	MediaTypeImageIndex    = "application/vnd.oci.image.index.v1+json"
-	mediaTypeDockerV2      = "application/vnd.docker.distribution.manifest.v2+json"
-	mediaTypeDockerList    = "application/vnd.docker.distribution.manifest.list.v2+json"
-)
-
-// MaxManifestSize bounds a manifest read whole (4 MiB, as registries do).
-const MaxManifestSize = 4 << 20
 
 // manifestAccept is the Accept header of manifest requests.
-var manifestAccept = http.Header{"Accept": {MediaTypeImageManifest + ", " + MediaTypeImageIndex + ", " +
-	mediaTypeDockerV2 + ", " + mediaTypeDockerList}}
+var manifestAccept = http.Header{"Accept": {manifest.MediaTypeImageManifest + ", " + manifest.MediaTypeImageIndex + ", " +
+	manifest.MediaTypeDockerManifest + ", " + manifest.MediaTypeDockerManifestList}}
 
 // manifestPath is the URL path of a manifest by tag or digest.
 func manifestPath(repo, ref string) string { return "/v2/" + repo + "/manifests/" + ref }
@@ -50,19 +40,19 @@ func (c *Client) ResolveManifest(ctx context.Context, repo, ref string) (artifac
 // FetchManifest returns the manifest ref (a tag or digest) of repo and its
 // descriptor. Its bytes are verified against the digest when ref is one, else
 // against the Docker-Content-Digest the registry sent; a mismatch wraps
-// artifact.ErrDigestMismatch. Manifests over MaxManifestSize are refused.
+// artifact.ErrDigestMismatch. Manifests over manifest.MaxSize are refused.
 func (c *Client) FetchManifest(ctx context.Context, repo, ref string) (artifact.Descriptor, []byte, error) {
 	resp, err := c.do(ctx, request{method: http.MethodGet, path: manifestPath(repo, ref), header: manifestAccept}, http.StatusOK)
 	if err != nil {
 		return artifact.Descriptor{}, nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxManifestSize+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, manifest.MaxSize+1))
 	if err != nil {
 		return artifact.Descriptor{}, nil, fmt.Errorf("manifest %s@%s: %w", repo, ref, err)
 	}
-	if len(data) > MaxManifestSize {
-		return artifact.Descriptor{}, nil, fmt.Errorf("manifest %s@%s is larger than %d bytes", repo, ref, MaxManifestSize)
+	if len(data) > manifest.MaxSize {
+		return artifact.Descriptor{}, nil, fmt.Errorf("manifest %s@%s is larger than %d bytes", repo, ref, manifest.MaxSize)
 	}
 	want, derr := artifact.ParseDigest(ref)
 	if derr != nil {
