@@ -1,0 +1,106 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
+	"github.com/normreg/normreg/storage"
+)
+
+// Sentinel errors of the HTTP layer itself.
+var (
+	// errManifestBlobUnknown: a pushed manifest references a blob or child manifest the repository lacks.
+	errManifestBlobUnknown = errors.New("manifest references a manifest or blob unknown to registry")
+	// errUploadInvalid: an upload request is malformed (bad Content-Range, lengths that disagree).
+	errUploadInvalid = errors.New("blob upload invalid")
+	// errUnsupported: the method is not supported on this endpoint.
+	errUnsupported = errors.New("the operation is unsupported")
+	// errRouteUnknown: the path is not an endpoint of the API.
+	errRouteUnknown = errors.New("no such endpoint")
+)
+
+// errorKind is one row of the error table: an OCI error code, its HTTP status
+// and the fixed message sent with it.
+type errorKind struct {
+	err     error
+	code    string
+	status  int
+	message string
+}
+
+// errorTable maps sentinel errors to OCI distribution-spec error codes. The
+// first row whose err matches (errors.Is) wins, so more specific errors come
+// first. It is read, never written.
+var errorTable = []errorKind{
+	{storage.ErrBlobUnknown, "BLOB_UNKNOWN", http.StatusNotFound, "blob unknown to registry"},
+	{storage.ErrManifestUnknown, "MANIFEST_UNKNOWN", http.StatusNotFound, "manifest unknown"},
+	{storage.ErrUploadUnknown, "BLOB_UPLOAD_UNKNOWN", http.StatusNotFound, "blob upload unknown to registry"},
+	{storage.ErrRangeInvalid, "BLOB_UPLOAD_INVALID", http.StatusRequestedRangeNotSatisfiable, "requested range not satisfiable"},
+	{storage.ErrTagImmutable, "DENIED", http.StatusForbidden, "tag is immutable"},
+	{errUploadInvalid, "BLOB_UPLOAD_INVALID", http.StatusBadRequest, "blob upload invalid"},
+	{artifact.ErrDigestMismatch, "DIGEST_INVALID", http.StatusBadRequest, "provided digest did not match uploaded content"},
+	{artifact.ErrInvalidDigest, "DIGEST_INVALID", http.StatusBadRequest, "provided digest is invalid"},
+	{artifact.ErrUnsupportedAlgorithm, "DIGEST_INVALID", http.StatusBadRequest, "digest algorithm is not supported"},
+	{artifact.ErrSizeMismatch, "SIZE_INVALID", http.StatusBadRequest, "provided length did not match content length"},
+	{artifact.ErrInvalidName, "NAME_INVALID", http.StatusBadRequest, "invalid repository name"},
+	{artifact.ErrInvalidTag, "MANIFEST_INVALID", http.StatusBadRequest, "invalid tag"},
+	{manifest.ErrManifestTooLarge, "MANIFEST_INVALID", http.StatusRequestEntityTooLarge, "manifest too large"},
+	{manifest.ErrManifestInvalid, "MANIFEST_INVALID", http.StatusBadRequest, "manifest invalid"},
+	{errManifestBlobUnknown, "MANIFEST_BLOB_UNKNOWN", http.StatusBadRequest, "manifest references a manifest or blob unknown to registry"},
+	{errPaginationInvalid, "PAGINATION_NUMBER_INVALID", http.StatusBadRequest, "invalid number of results requested"},
+	{errUnsupported, "UNSUPPORTED", http.StatusMethodNotAllowed, "the operation is unsupported"},
+	{errRouteUnknown, "NOT_FOUND", http.StatusNotFound, "no such endpoint"},
+}
+
+// internalError is what an error outside the table becomes.
+var internalError = errorKind{code: "UNKNOWN", status: http.StatusInternalServerError, message: "internal server error"}
+
+// classify returns the table row for err.
+func classify(err error) errorKind {
+	for _, k := range errorTable {
+		if errors.Is(err, k.err) {
+			return k
+		}
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return errorKind{code: "UNSUPPORTED", status: he.Code, message: fmt.Sprint(he.Message)}
+	}
+	return internalError
+}
+
+// errorBody is the distribution spec's error response.
+type errorBody struct {
+	Errors []errorEntry `json:"errors"`
+}
+
+type errorEntry struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// writeError is the one place that turns an error into an HTTP response: the
+// status and code from the table, the error's text as detail (except for
+// internal errors, whose text is only logged). HEAD responses carry no body.
+func writeError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	k := classify(err)
+	c.Set(logErrorKey, err)
+	detail := err.Error()
+	if k.status == http.StatusInternalServerError {
+		detail = ""
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(k.status)
+		return
+	}
+	_ = c.JSON(k.status, errorBody{Errors: []errorEntry{{Code: k.code, Message: k.message, Detail: detail}}})
+}

@@ -1,0 +1,139 @@
+// Package api is normreg's HTTP server: the OCI Distribution API (v1.1)
+// under /v2/, health endpoints, and one error table that maps the sentinel
+// errors of storage, manifest and artifact to OCI error codes.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/normreg/normreg/storage"
+)
+
+// Config is what the server is built from.
+type Config struct {
+	Store  *storage.Store
+	Logger *slog.Logger // request and error log; nil discards
+}
+
+// handler serves one endpoint and method for a parsed route.
+type handler func(c echo.Context, r route) error
+
+// server holds the stores and the dispatch table.
+type server struct {
+	store  *storage.Store
+	log    *slog.Logger
+	routes map[endpoint]map[string]handler
+}
+
+// New returns the registry's HTTP handler. Registry processes keep no state
+// of their own: everything, upload sessions included, is in cfg.Store, so any
+// number of them can serve one storage.
+func New(cfg Config) *echo.Echo {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{store: cfg.Store, log: log}
+	s.routes = s.dispatchTable()
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = writeError
+	e.Use(s.logRequests, apiVersionHeader)
+	e.GET("/healthz", healthz)
+	e.GET("/readyz", s.readyz)
+	e.Any("/v2", s.dispatch)
+	e.Any("/v2/*", s.dispatch)
+	return e
+}
+
+// dispatchTable lists every endpoint and method. GET handlers also serve HEAD.
+func (s *server) dispatchTable() map[endpoint]map[string]handler {
+	return map[endpoint]map[string]handler{
+		endpointPing:      {http.MethodGet: ping},
+		endpointCatalog:   {http.MethodGet: s.catalog},
+		endpointTags:      {http.MethodGet: s.tagsList},
+		endpointReferrers: {http.MethodGet: s.referrers},
+		endpointManifest: {
+			http.MethodGet: s.manifestGet, http.MethodPut: s.manifestPut, http.MethodDelete: s.manifestDelete,
+		},
+		endpointBlob: {http.MethodGet: s.blobGet, http.MethodDelete: s.blobDelete},
+		endpointUpload: {
+			http.MethodPost: s.uploadPost, http.MethodPatch: s.uploadPatch, http.MethodPut: s.uploadPut,
+			http.MethodGet: s.uploadStatus, http.MethodDelete: s.uploadCancel,
+		},
+	}
+}
+
+// dispatch parses the /v2/ path and calls the endpoint's handler.
+func (s *server) dispatch(c echo.Context) error {
+	rest := strings.TrimPrefix(strings.TrimPrefix(c.Request().URL.Path, "/v2"), "/")
+	r, err := parseRoute(rest)
+	if err != nil {
+		return err
+	}
+	method := c.Request().Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	h, ok := s.routes[r.endpoint][method]
+	if !ok {
+		return errUnsupported
+	}
+	return h(c, r)
+}
+
+// ping answers GET /v2/: the registry speaks the distribution API.
+func ping(c echo.Context, _ route) error {
+	return c.JSONBlob(http.StatusOK, []byte("{}"))
+}
+
+// healthz answers 200 while the process serves.
+func healthz(c echo.Context) error { return c.String(http.StatusOK, "ok\n") }
+
+// readyz answers 200 when storage answers a listing, else the storage error.
+func (s *server) readyz(c echo.Context) error {
+	if _, err := s.store.Manifests.Repositories(c.Request().Context(), "", 1); err != nil {
+		return err
+	}
+	return c.String(http.StatusOK, "ready\n")
+}
+
+// apiVersionHeader marks every response as a distribution API v2 response.
+func apiVersionHeader(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+		return next(c)
+	}
+}
+
+// logErrorKey is the context key under which writeError leaves the error for the log.
+const logErrorKey = "normreg.error"
+
+// logRequests writes one structured line per request; server errors at
+// level error, with the underlying error.
+func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		req, res := c.Request(), c.Response()
+		attrs := []any{"method", req.Method, "path", req.URL.Path, "status", res.Status,
+			"bytes_in", req.ContentLength, "bytes_out", res.Size, "duration", time.Since(start), "remote", c.RealIP()}
+		level := slog.LevelInfo
+		if logged, ok := c.Get(logErrorKey).(error); ok {
+			attrs = append(attrs, "error", logged.Error())
+			if res.Status >= http.StatusInternalServerError {
+				level = slog.LevelError
+			}
+		}
+		s.log.Log(req.Context(), level, "request", attrs...)
+		return nil
+	}
+}
