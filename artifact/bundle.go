@@ -61,9 +61,10 @@ type Scaler struct {
 	Mean         []float64 // nil when with_mean is false
 	Scale        []float64 // nil when with_std is false
 	Var          []float64
-	NSamplesSeen float64
-	NFeaturesIn  int
-	FeatureNames []string
+	NSamplesSeen float64   // n_samples_seen_; the smallest entry when it is per feature
+	SamplesSeen  []float64 // n_samples_seen_ when it is per feature; nil when one number
+	NFeaturesIn  int       // n_features_in_; 0 when absent
+	FeatureNames []string  // feature_names_in_; nil when absent (fitted on an unnamed array)
 	WithMean     bool
 	WithStd      bool
 }
