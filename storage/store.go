@@ -3,8 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
-	"io"
-	"time"
+	"strings"
 
 	"github.com/normreg/normreg/artifact"
 )
@@ -17,13 +16,16 @@ var (
 	ErrManifestUnknown = errors.New("manifest unknown")
 	// ErrUploadUnknown: no such upload session (never started, finished, cancelled or expired).
 	ErrUploadUnknown = errors.New("blob upload unknown")
-	// ErrRangeInvalid: a chunk does not start where the upload ends.
+	// ErrRangeInvalid: a chunk does not start where the upload ends, or a
+	// read starts beyond the end of a blob.
 	ErrRangeInvalid = errors.New("requested range not satisfiable")
 	// ErrTagImmutable: the tag matches an immutable pattern and is already set.
 	ErrTagImmutable = errors.New("tag is immutable")
 )
 
-// Store is everything the registry keeps, built once on any Driver.
+// Store is everything the registry keeps, built once on any Driver. It keeps
+// no state of its own, so any number of Stores (in any number of processes)
+// can share one Driver's storage.
 type Store struct {
 	Blobs     *Blobs
 	Manifests *Manifests
@@ -33,154 +35,60 @@ type Store struct {
 
 // New builds the stores on d.
 func New(d Driver) *Store {
-	panic("TODO(storage helper)")
+	blobs := &Blobs{d: d}
+	return &Store{
+		Blobs:     blobs,
+		Manifests: &Manifests{d: d},
+		Tags:      &Tags{d: d},
+		Uploads:   &Uploads{d: d, blobs: blobs},
+	}
 }
 
-// Blobs keeps content once per digest and links it into repositories.
-type Blobs struct{ d Driver }
+// listPage is how many names the stores ask a Driver for at once.
+const listPage = 1000
 
-// Put streams r into the blob with digest expected (size < 0: unknown),
-// verifying while writing; on a mismatch it returns an error wrapping
-// artifact.ErrDigestMismatch or artifact.ErrSizeMismatch and nothing is
-// stored. On success the blob is linked into repo.
-func (b *Blobs) Put(ctx context.Context, repo string, expected artifact.Digest, size int64, r io.Reader) (int64, error) {
-	panic("TODO")
+// listAll calls fn with every name in dir, in order.
+func listAll(ctx context.Context, d Driver, dir string, fn func(name string) error) error {
+	for after := ""; ; {
+		names, err := d.List(ctx, dir, after, listPage)
+		if err != nil || len(names) == 0 {
+			return err
+		}
+		for _, name := range names {
+			if err := fn(name); err != nil {
+				return err
+			}
+		}
+		after = names[len(names)-1]
+	}
 }
 
-// Stat returns the size of a blob linked into repo, or ErrBlobUnknown.
-func (b *Blobs) Stat(ctx context.Context, repo string, d artifact.Digest) (int64, error) {
-	panic("TODO")
+// listNames returns every name in dir, in order.
+func listNames(ctx context.Context, d Driver, dir string) ([]string, error) {
+	var names []string
+	err := listAll(ctx, d, dir, func(name string) error {
+		names = append(names, name)
+		return nil
+	})
+	return names, err
 }
 
-// Open reads a blob of repo from offset; ErrBlobUnknown if not linked.
-func (b *Blobs) Open(ctx context.Context, repo string, d artifact.Digest, offset int64) (io.ReadCloser, int64, error) {
-	panic("TODO")
+// checkRepoDigest validates a repository name and a digest before they are
+// made into keys.
+func checkRepoDigest(repo string, d artifact.Digest) error {
+	if err := artifact.ValidateRepository(repo); err != nil {
+		return err
+	}
+	_, err := artifact.ParseDigest(string(d))
+	return err
 }
 
-// Delete unlinks the blob from repo; ErrBlobUnknown if not linked.
-func (b *Blobs) Delete(ctx context.Context, repo string, d artifact.Digest) error {
-	panic("TODO")
-}
-
-// Mount links a blob into repo from repository from, or, when from is "",
-// from anywhere it is stored. ErrBlobUnknown when there is nothing to mount.
-func (b *Blobs) Mount(ctx context.Context, repo, from string, d artifact.Digest) (int64, error) {
-	panic("TODO")
-}
-
-// Manifests keeps manifests per repository and the referrers index.
-type Manifests struct{ d Driver }
-
-// Manifest is a stored manifest.
-type Manifest struct {
-	Digest    artifact.Digest
-	MediaType string
-	Data      []byte
-}
-
-// Put stores mf (whose Digest the caller computed from mf.Data) in repo.
-// When subject is non-empty, ref (mf's descriptor with its artifactType and
-// annotations) is recorded among subject's referrers. Validation is the
-// caller's (manifest package).
-func (m *Manifests) Put(ctx context.Context, repo string, mf Manifest, subject artifact.Digest, ref artifact.Descriptor) error {
-	panic("TODO")
-}
-
-// Get returns the manifest of repo with digest d, or ErrManifestUnknown.
-func (m *Manifests) Get(ctx context.Context, repo string, d artifact.Digest) (Manifest, error) {
-	panic("TODO")
-}
-
-// Delete removes the manifest and its referrers entry; ErrManifestUnknown if absent.
-func (m *Manifests) Delete(ctx context.Context, repo string, d artifact.Digest) error {
-	panic("TODO")
-}
-
-// Referrers lists the descriptors of manifests whose subject is d.
-func (m *Manifests) Referrers(ctx context.Context, repo string, d artifact.Digest) ([]artifact.Descriptor, error) {
-	panic("TODO")
-}
-
-// Repositories lists repository names in order, after `after`, at most n.
-func (m *Manifests) Repositories(ctx context.Context, after string, n int) ([]string, error) {
-	panic("TODO")
-}
-
-// Tags maps tags to manifest digests, moved by compare-and-swap.
-type Tags struct{ d Driver }
-
-// TagMove is one recorded change of a tag.
-type TagMove struct {
-	Tag  string          `json:"tag"`
-	From artifact.Digest `json:"from,omitempty"`
-	To   artifact.Digest `json:"to,omitempty"` // empty: deleted
-	By   string          `json:"by,omitempty"`
-	At   time.Time       `json:"at"`
-}
-
-// Resolve returns the digest tag points to, or ErrManifestUnknown.
-func (t *Tags) Resolve(ctx context.Context, repo, tag string) (artifact.Digest, error) {
-	panic("TODO")
-}
-
-// Set points tag at d. allow, when non-nil, is called with the current
-// digest ("" when unset) inside the compare-and-swap and may veto the move
-// (for example ErrTagImmutable). Concurrent setters never lose an update.
-func (t *Tags) Set(ctx context.Context, repo, tag string, d artifact.Digest, by string, allow func(old artifact.Digest) error) error {
-	panic("TODO")
-}
-
-// Delete removes tag (recorded as a move to ""); ErrManifestUnknown if unset.
-func (t *Tags) Delete(ctx context.Context, repo, tag, by string, allow func(old artifact.Digest) error) error {
-	panic("TODO")
-}
-
-// List returns repo's tags in order, after `after`, at most n.
-func (t *Tags) List(ctx context.Context, repo, after string, n int) ([]string, error) {
-	panic("TODO")
-}
-
-// History returns the moves of tag, oldest first.
-func (t *Tags) History(ctx context.Context, repo, tag string) ([]TagMove, error) {
-	panic("TODO")
-}
-
-// Uploads keeps resumable upload sessions on the Driver, so any registry
-// process on the same storage can continue a session.
-type Uploads struct {
-	d     Driver
-	blobs *Blobs
-}
-
-// Start opens a session for repo and returns its id (a uuid).
-func (u *Uploads) Start(ctx context.Context, repo string) (string, error) {
-	panic("TODO")
-}
-
-// Append adds r's bytes at offset, which must equal the session's current
-// size (else ErrRangeInvalid), and returns the new size.
-func (u *Uploads) Append(ctx context.Context, repo, id string, offset int64, r io.Reader) (int64, error) {
-	panic("TODO")
-}
-
-// Size returns how many bytes the session holds, or ErrUploadUnknown.
-func (u *Uploads) Size(ctx context.Context, repo, id string) (int64, error) {
-	panic("TODO")
-}
-
-// Commit streams the session's chunks followed by final into the blob d,
-// verifying the digest, then removes the session. On a mismatch nothing is
-// stored and the session stays open.
-func (u *Uploads) Commit(ctx context.Context, repo, id string, d artifact.Digest, final io.Reader) (int64, error) {
-	panic("TODO")
-}
-
-// Cancel removes the session and its data.
-func (u *Uploads) Cancel(ctx context.Context, repo, id string) error {
-	panic("TODO")
-}
-
-// Expire removes sessions older than ttl and returns how many it removed.
-func (u *Uploads) Expire(ctx context.Context, ttl time.Duration) (int, error) {
-	panic("TODO")
+// register records repo in the catalog, unless it is there already.
+func register(ctx context.Context, d Driver, repo string) error {
+	key := catalogDir + catalogName(repo)
+	_, err := d.Stat(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		err = d.Put(ctx, key, strings.NewReader(""), 0)
+	}
+	return err
 }

@@ -1,0 +1,135 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/normreg/normreg/artifact"
+)
+
+// Blobs keeps content once per digest and links it into repositories.
+// Deleting a blob unlinks it; the bytes stay for other repositories (there
+// is no garbage collection yet).
+type Blobs struct{ d Driver }
+
+// Put streams r into the blob with digest expected (size < 0: unknown),
+// verifying while writing; on a mismatch it returns an error wrapping
+// artifact.ErrDigestMismatch or artifact.ErrSizeMismatch and nothing is
+// stored. A blob already stored is not written again, but r is still read
+// and verified. On success the blob is linked into repo and Put returns its
+// size.
+func (b *Blobs) Put(ctx context.Context, repo string, expected artifact.Digest, size int64, r io.Reader) (int64, error) {
+	if err := checkRepoDigest(repo, expected); err != nil {
+		return 0, err
+	}
+	n, err := storeBlob(ctx, b.d, expected, size, r)
+	if err != nil {
+		return 0, err
+	}
+	return n, b.link(ctx, repo, expected)
+}
+
+// storeBlob streams r into the blob with the valid digest expected, as
+// Blobs.Put describes, without linking it anywhere.
+func storeBlob(ctx context.Context, d Driver, expected artifact.Digest, size int64, r io.Reader) (int64, error) {
+	vr := artifact.NewVerifyReader(r, expected, size)
+	_, err := d.Stat(ctx, blobKey(expected))
+	switch {
+	case err == nil:
+		_, err = io.Copy(io.Discard, vr)
+	case errors.Is(err, ErrNotFound):
+		err = d.Put(ctx, blobKey(expected), vr, size)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("blob %s: %w", expected, err)
+	}
+	return vr.Size(), nil
+}
+
+// link records that blob d belongs to repo, and repo in the catalog.
+func (b *Blobs) link(ctx context.Context, repo string, d artifact.Digest) error {
+	if err := b.d.Put(ctx, blobLinkKey(repo, d), strings.NewReader(""), 0); err != nil {
+		return err
+	}
+	return register(ctx, b.d, repo)
+}
+
+// Stat returns the size of a blob linked into repo, or ErrBlobUnknown.
+func (b *Blobs) Stat(ctx context.Context, repo string, d artifact.Digest) (int64, error) {
+	if err := checkRepoDigest(repo, d); err != nil {
+		return 0, err
+	}
+	if _, err := b.d.Stat(ctx, blobLinkKey(repo, d)); err != nil {
+		return 0, blobUnknown(repo, d, err)
+	}
+	return b.size(ctx, d)
+}
+
+// size returns the size of the stored blob d, or ErrBlobUnknown.
+func (b *Blobs) size(ctx context.Context, d artifact.Digest) (int64, error) {
+	info, err := b.d.Stat(ctx, blobKey(d))
+	if err != nil {
+		return 0, blobUnknown("", d, err)
+	}
+	return info.Size, nil
+}
+
+// blobUnknown turns ErrNotFound into ErrBlobUnknown and passes other errors.
+func blobUnknown(repo string, d artifact.Digest, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%s@%s: %w", repo, d, ErrBlobUnknown)
+	}
+	return err
+}
+
+// Open reads a blob of repo from offset and returns it with the blob's
+// whole size; ErrBlobUnknown if not linked, ErrRangeInvalid if offset is
+// beyond the end.
+func (b *Blobs) Open(ctx context.Context, repo string, d artifact.Digest, offset int64) (io.ReadCloser, int64, error) {
+	size, err := b.Stat(ctx, repo, d)
+	if err != nil {
+		return nil, 0, err
+	}
+	if offset < 0 || offset > size {
+		return nil, 0, fmt.Errorf("%s: offset %d of %d bytes: %w", d, offset, size, ErrRangeInvalid)
+	}
+	rc, err := b.d.Open(ctx, blobKey(d), offset)
+	if err != nil {
+		return nil, 0, blobUnknown(repo, d, err)
+	}
+	return rc, size, nil
+}
+
+// Delete unlinks the blob from repo; ErrBlobUnknown if not linked.
+func (b *Blobs) Delete(ctx context.Context, repo string, d artifact.Digest) error {
+	if _, err := b.Stat(ctx, repo, d); err != nil {
+		return err
+	}
+	return b.d.Delete(ctx, blobLinkKey(repo, d))
+}
+
+// Mount links a blob into repo from repository from, or, when from is "",
+// from anywhere it is stored, and returns its size. ErrBlobUnknown when
+// there is nothing to mount.
+func (b *Blobs) Mount(ctx context.Context, repo, from string, d artifact.Digest) (int64, error) {
+	if err := checkRepoDigest(repo, d); err != nil {
+		return 0, err
+	}
+	size, err := b.mountable(ctx, from, d)
+	if err != nil {
+		return 0, err
+	}
+	return size, b.link(ctx, repo, d)
+}
+
+// mountable returns the size of blob d if it is linked into from, or, when
+// from is "", stored at all.
+func (b *Blobs) mountable(ctx context.Context, from string, d artifact.Digest) (int64, error) {
+	if from == "" {
+		return b.size(ctx, d)
+	}
+	return b.Stat(ctx, from, d)
+}

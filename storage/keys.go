@@ -1,0 +1,100 @@
+package storage
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/normreg/normreg/artifact"
+)
+
+// The key layout. Every key the stores use is built in this file, only from
+// repository names, tags, digests and upload ids that were validated first.
+//
+//	blobs/<alg>/<hex>                                 a blob's bytes, stored once for all repositories
+//	repos/<name>/_blobs/<alg>/<hex>                   link: the blob belongs to the repository (empty)
+//	repos/<name>/_manifests/<alg>/<hex>               link: the manifest belongs to the repository; holds
+//	                                                  its media type and subject (JSON); its bytes are a blob
+//	repos/<name>/_tags/<tag>                          the tag's current digest and move count (JSON), moved by PutIf
+//	repos/<name>/_taglog/<tag>/<20-digit seq>         the tag's move number seq, from 1 (JSON TagMove)
+//	repos/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   descriptor (JSON) of a manifest whose subject is alg:hex
+//	catalog/<name with "/" as "!">                    the repository exists (empty)
+//	uploads/_info/<uuid>                              an upload session: its repository and start (JSON)
+//	uploads/<uuid>/c-<20-digit offset>                the session's bytes from that offset
+//
+// No key is a "folder" of another: repository name components never start
+// with "_", tags contain no "/", and a uuid never starts with "_". Encoding
+// "/" as "!" (which sorts below every character of a name) keeps the catalog
+// in path order, component by component.
+
+// blobKey is where the bytes of d are kept.
+func blobKey(d artifact.Digest) string {
+	return "blobs/" + digestPath(d)
+}
+
+// digestPath is d as two key components, alg/hex.
+func digestPath(d artifact.Digest) string {
+	return string(d.Algorithm()) + "/" + d.Hex()
+}
+
+// repoKey is the prefix of everything kept for repository repo.
+func repoKey(repo string) string {
+	return "repos/" + repo + "/"
+}
+
+func blobLinkKey(repo string, d artifact.Digest) string {
+	return repoKey(repo) + "_blobs/" + digestPath(d)
+}
+
+func manifestKey(repo string, d artifact.Digest) string {
+	return repoKey(repo) + "_manifests/" + digestPath(d)
+}
+
+func tagKey(repo, tag string) string {
+	return repoKey(repo) + "_tags/" + tag
+}
+
+func tagsDir(repo string) string {
+	return repoKey(repo) + "_tags/"
+}
+
+func tagLogDir(repo, tag string) string {
+	return repoKey(repo) + "_taglog/" + tag + "/"
+}
+
+func tagLogKey(repo, tag string, seq int64) string {
+	return tagLogDir(repo, tag) + counter(seq)
+}
+
+func referrersDir(repo string, subject artifact.Digest) string {
+	return repoKey(repo) + "_referrers/" + digestPath(subject) + "/"
+}
+
+func referrerKey(repo string, subject, d artifact.Digest) string {
+	return referrersDir(repo, subject) + string(d.Algorithm()) + "-" + d.Hex()
+}
+
+const catalogDir = "catalog/"
+
+// catalogName is repo as one key component; catalogRepo reverses it.
+func catalogName(repo string) string { return strings.ReplaceAll(repo, "/", "!") }
+
+func catalogRepo(name string) string { return strings.ReplaceAll(name, "!", "/") }
+
+const uploadInfoDir = "uploads/_info/"
+
+func uploadInfoKey(id string) string {
+	return uploadInfoDir + id
+}
+
+func uploadDir(id string) string {
+	return "uploads/" + id + "/"
+}
+
+func chunkName(offset int64) string {
+	return "c-" + counter(offset)
+}
+
+// counter formats n with 20 digits, so byte order is numeric order.
+func counter(n int64) string {
+	return fmt.Sprintf("%020d", n)
+}

@@ -1,0 +1,161 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/normreg/normreg/artifact"
+)
+
+// Manifests keeps manifests per repository, the referrers index and the
+// catalog of repositories.
+type Manifests struct{ d Driver }
+
+// Manifest is a stored manifest.
+type Manifest struct {
+	Digest    artifact.Digest
+	MediaType string
+	Data      []byte
+}
+
+// manifestLink is what a repository's manifest link holds.
+type manifestLink struct {
+	MediaType string          `json:"mediaType"`
+	Subject   artifact.Digest `json:"subject,omitempty"`
+}
+
+// maxManifestSize bounds a manifest read whole; it matches the manifest
+// package's MaxSize, which the API enforces before Put.
+const maxManifestSize = 4 << 20
+
+// maxLinkSize bounds the small JSON objects the stores keep (links, tag
+// states, moves, descriptors, upload sessions).
+const maxLinkSize = 64 << 10
+
+// Put stores mf in repo; mf.Digest must be the digest of mf.Data (else an
+// error wrapping artifact.ErrDigestMismatch, and nothing is stored). When
+// subject is non-empty, ref (mf's descriptor with its artifactType and
+// annotations) is recorded among subject's referrers. Validation of the
+// manifest's content is the caller's (manifest package).
+func (m *Manifests) Put(ctx context.Context, repo string, mf Manifest, subject artifact.Digest, ref artifact.Descriptor) error {
+	if err := checkRepoDigest(repo, mf.Digest); err != nil {
+		return err
+	}
+	if subject != "" {
+		if _, err := artifact.ParseDigest(string(subject)); err != nil {
+			return err
+		}
+	}
+	if _, err := storeBlob(ctx, m.d, mf.Digest, int64(len(mf.Data)), bytes.NewReader(mf.Data)); err != nil {
+		return err
+	}
+	if subject != "" {
+		if err := putJSON(ctx, m.d, referrerKey(repo, subject, mf.Digest), ref); err != nil {
+			return err
+		}
+	}
+	link := manifestLink{MediaType: mf.MediaType, Subject: subject}
+	if err := putJSON(ctx, m.d, manifestKey(repo, mf.Digest), link); err != nil {
+		return err
+	}
+	return register(ctx, m.d, repo)
+}
+
+// putJSON stores v as JSON under key.
+func putJSON(ctx context.Context, d Driver, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return d.Put(ctx, key, bytes.NewReader(data), int64(len(data)))
+}
+
+// getJSON reads the JSON object at key into v and returns its version.
+func getJSON(ctx context.Context, d Driver, key string, v any) (string, error) {
+	data, version, err := d.Get(ctx, key, maxLinkSize)
+	if err != nil {
+		return "", err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	return version, nil
+}
+
+// Get returns the manifest of repo with digest d, or ErrManifestUnknown.
+func (m *Manifests) Get(ctx context.Context, repo string, d artifact.Digest) (Manifest, error) {
+	link, err := m.link(ctx, repo, d)
+	if err != nil {
+		return Manifest{}, err
+	}
+	data, _, err := m.d.Get(ctx, blobKey(d), maxManifestSize)
+	if err != nil {
+		return Manifest{}, manifestUnknown(repo, d, err)
+	}
+	return Manifest{Digest: d, MediaType: link.MediaType, Data: data}, nil
+}
+
+// link reads repo's link to manifest d, or ErrManifestUnknown.
+func (m *Manifests) link(ctx context.Context, repo string, d artifact.Digest) (manifestLink, error) {
+	var link manifestLink
+	if err := checkRepoDigest(repo, d); err != nil {
+		return link, err
+	}
+	_, err := getJSON(ctx, m.d, manifestKey(repo, d), &link)
+	return link, manifestUnknown(repo, d, err)
+}
+
+// manifestUnknown turns ErrNotFound into ErrManifestUnknown and passes other errors.
+func manifestUnknown(repo string, d artifact.Digest, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%s@%s: %w", repo, d, ErrManifestUnknown)
+	}
+	return err
+}
+
+// Delete removes the manifest and its referrers entry; ErrManifestUnknown if absent.
+func (m *Manifests) Delete(ctx context.Context, repo string, d artifact.Digest) error {
+	link, err := m.link(ctx, repo, d)
+	if err != nil {
+		return err
+	}
+	if link.Subject != "" {
+		if err := m.d.Delete(ctx, referrerKey(repo, link.Subject, d)); err != nil {
+			return err
+		}
+	}
+	return m.d.Delete(ctx, manifestKey(repo, d))
+}
+
+// Referrers lists the descriptors of repo's manifests whose subject is d,
+// ordered by their digests.
+func (m *Manifests) Referrers(ctx context.Context, repo string, d artifact.Digest) ([]artifact.Descriptor, error) {
+	if err := checkRepoDigest(repo, d); err != nil {
+		return nil, err
+	}
+	dir := referrersDir(repo, d)
+	refs := []artifact.Descriptor{}
+	err := listAll(ctx, m.d, dir, func(name string) error {
+		var ref artifact.Descriptor
+		_, err := getJSON(ctx, m.d, dir+name, &ref)
+		if errors.Is(err, ErrNotFound) { // deleted since listed
+			return nil
+		}
+		refs = append(refs, ref)
+		return err
+	})
+	return refs, err
+}
+
+// Repositories lists repository names after `after`, at most n, in path
+// order: component by component, so "a/b" comes before "a-b".
+func (m *Manifests) Repositories(ctx context.Context, after string, n int) ([]string, error) {
+	names, err := m.d.List(ctx, catalogDir, catalogName(after), n)
+	for i, name := range names {
+		names[i] = catalogRepo(name)
+	}
+	return names, err
+}

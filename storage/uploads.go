@@ -1,0 +1,246 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/normreg/normreg/artifact"
+)
+
+// Uploads keeps resumable upload sessions on the Driver, so any registry
+// process on the same storage can continue a session. A session is an info
+// object and one object per appended chunk (S3 cannot append); Commit
+// streams the chunks in order through the verifier into Blobs.
+type Uploads struct {
+	d     Driver
+	blobs *Blobs
+}
+
+// uploadInfo is what a session's info object holds.
+type uploadInfo struct {
+	Repo    string    `json:"repo"`
+	Started time.Time `json:"started"`
+}
+
+// Start opens a session for repo and returns its id (a uuid).
+func (u *Uploads) Start(ctx context.Context, repo string) (string, error) {
+	if err := artifact.ValidateRepository(repo); err != nil {
+		return "", err
+	}
+	id := uuid.NewString()
+	return id, putJSON(ctx, u.d, uploadInfoKey(id), uploadInfo{Repo: repo, Started: time.Now().UTC()})
+}
+
+// session returns ErrUploadUnknown unless id is an open session of repo.
+func (u *Uploads) session(ctx context.Context, repo, id string) error {
+	if err := artifact.ValidateRepository(repo); err != nil {
+		return err
+	}
+	unknown := fmt.Errorf("%s upload %q: %w", repo, id, ErrUploadUnknown)
+	if parsed, err := uuid.Parse(id); err != nil || parsed.String() != id {
+		return unknown
+	}
+	var info uploadInfo
+	_, err := getJSON(ctx, u.d, uploadInfoKey(id), &info)
+	if errors.Is(err, ErrNotFound) || err == nil && info.Repo != repo {
+		return unknown
+	}
+	return err
+}
+
+// chunks returns the names of the session's chunks, in offset order.
+func (u *Uploads) chunks(ctx context.Context, id string) ([]string, error) {
+	return listNames(ctx, u.d, uploadDir(id))
+}
+
+// end returns the session's size and when its last chunk was written (zero
+// when it has none).
+func (u *Uploads) end(ctx context.Context, id string) (int64, time.Time, error) {
+	names, err := u.chunks(ctx, id)
+	if err != nil || len(names) == 0 {
+		return 0, time.Time{}, err
+	}
+	last := names[len(names)-1]
+	offset, err := strconv.ParseInt(strings.TrimPrefix(last, "c-"), 10, 64)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("upload %s: chunk %q: %w", id, last, err)
+	}
+	info, err := u.d.Stat(ctx, uploadDir(id)+last)
+	return offset + info.Size, info.Modified, err
+}
+
+// Append adds r's bytes at offset, which must equal the session's current
+// size (else ErrRangeInvalid), and returns the new size.
+func (u *Uploads) Append(ctx context.Context, repo, id string, offset int64, r io.Reader) (int64, error) {
+	size, err := u.Size(ctx, repo, id)
+	if err != nil {
+		return 0, err
+	}
+	if offset != size {
+		return size, fmt.Errorf("upload %s holds %d bytes, chunk starts at %d: %w", id, size, offset, ErrRangeInvalid)
+	}
+	cr := &countingReader{r: r}
+	if err := u.d.Put(ctx, uploadDir(id)+chunkName(offset), cr, -1); err != nil {
+		return size, err
+	}
+	return size + cr.n, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+// Read implements io.Reader.
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Size returns how many bytes the session holds, or ErrUploadUnknown.
+func (u *Uploads) Size(ctx context.Context, repo, id string) (int64, error) {
+	if err := u.session(ctx, repo, id); err != nil {
+		return 0, err
+	}
+	size, _, err := u.end(ctx, id)
+	return size, err
+}
+
+// Commit streams the session's chunks followed by final (nil: none) into
+// the blob d, verifying the digest, then removes the session. On a mismatch
+// nothing is stored and the session stays open.
+func (u *Uploads) Commit(ctx context.Context, repo, id string, d artifact.Digest, final io.Reader) (int64, error) {
+	if err := u.session(ctx, repo, id); err != nil {
+		return 0, err
+	}
+	names, err := u.chunks(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	chunks := &chunkReader{ctx: ctx, d: u.d, dir: uploadDir(id), names: names}
+	defer chunks.Close()
+	var r io.Reader = chunks
+	if final != nil {
+		r = io.MultiReader(chunks, final)
+	}
+	n, err := u.blobs.Put(ctx, repo, d, -1, r)
+	if err != nil {
+		return 0, err
+	}
+	return n, u.remove(ctx, id)
+}
+
+// chunkReader reads the named chunks one after the other, opening each when
+// it is reached.
+type chunkReader struct {
+	ctx   context.Context
+	d     Driver
+	dir   string
+	names []string
+	cur   io.ReadCloser
+}
+
+// Read implements io.Reader.
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for {
+		if c.cur == nil {
+			if len(c.names) == 0 {
+				return 0, io.EOF
+			}
+			rc, err := c.d.Open(c.ctx, c.dir+c.names[0], 0)
+			if err != nil {
+				return 0, err
+			}
+			c.cur, c.names = rc, c.names[1:]
+		}
+		n, err := c.cur.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		c.Close()
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// Close closes the chunk being read, if any.
+func (c *chunkReader) Close() error {
+	if c.cur == nil {
+		return nil
+	}
+	err := c.cur.Close()
+	c.cur = nil
+	return err
+}
+
+// Cancel removes the session and its data.
+func (u *Uploads) Cancel(ctx context.Context, repo, id string) error {
+	if err := u.session(ctx, repo, id); err != nil {
+		return err
+	}
+	return u.remove(ctx, id)
+}
+
+// remove deletes the session's chunks, then its info.
+func (u *Uploads) remove(ctx context.Context, id string) error {
+	names, err := u.chunks(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := u.d.Delete(ctx, uploadDir(id)+name); err != nil {
+			return err
+		}
+	}
+	return u.d.Delete(ctx, uploadInfoKey(id))
+}
+
+// Expire removes sessions whose last write (start or chunk) is older than
+// ttl and returns how many it removed.
+func (u *Uploads) Expire(ctx context.Context, ttl time.Duration) (int, error) {
+	ids, err := listNames(ctx, u.d, uploadInfoDir)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, id := range ids {
+		idle, err := u.idle(ctx, id, ttl)
+		if err == nil && idle {
+			if err = u.remove(ctx, id); err == nil {
+				removed++
+			}
+		}
+		if err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
+}
+
+// idle reports whether session id has not been written for ttl; a session
+// removed meanwhile is not idle.
+func (u *Uploads) idle(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+	info, err := u.d.Stat(ctx, uploadInfoKey(id))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, lastChunk, err := u.end(ctx, id)
+	last := info.Modified
+	if lastChunk.After(last) {
+		last = lastChunk
+	}
+	return time.Since(last) > ttl, err
+}
