@@ -3,10 +3,14 @@
 package bundletest
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+
+	"github.com/normreg/normreg/artifact"
 )
 
 // Tensor is one tensor to write. Values are converted to DType ("F32",
@@ -107,4 +111,13 @@ func Scaler(features []string, mean, variance []float64, samples int) []byte {
 		panic(err)
 	}
 	return js
+}
+
+// FetcherFunc adapts a function to manifest.Fetcher (and any interface with
+// the same Fetch method), for tests that serve or tamper with content.
+type FetcherFunc func(ctx context.Context, desc artifact.Descriptor, offset int64) (io.ReadCloser, error)
+
+// Fetch calls f.
+func (f FetcherFunc) Fetch(ctx context.Context, desc artifact.Descriptor, offset int64) (io.ReadCloser, error) {
+	return f(ctx, desc, offset)
 }

@@ -1,0 +1,44 @@
+package manifest
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/normreg/normreg/artifact"
+)
+
+// weightsFacts is what a bundle's checks need from its weights: the header
+// (tensor shapes and normreg.* metadata) and the BatchNorm statistics.
+type weightsFacts struct {
+	header *artifact.SafetensorsHeader
+	bn     *artifact.BNStats
+}
+
+// readWeights reads the safetensors header and the BatchNorm tensors of a
+// weights file of size bytes by ranged reads of ra; the rest of the file is
+// never read. Errors wrap ErrInvalidBundle when the content is not valid
+// safetensors of that size.
+func readWeights(ra io.ReaderAt, size int64) (*weightsFacts, error) {
+	h, err := artifact.ReadSafetensorsHeader(io.NewSectionReader(ra, 0, size))
+	if err != nil {
+		return nil, fmt.Errorf("%w: weights: %w", ErrInvalidBundle, err)
+	}
+	if h.FileSize() != size {
+		return nil, fmt.Errorf("%w: weights header describes %d bytes, the weights are %d", ErrInvalidBundle, h.FileSize(), size)
+	}
+	bn, err := artifact.ReadBNStatsAt(h, ra)
+	if err != nil {
+		return nil, fmt.Errorf("%w: weights: %w", ErrInvalidBundle, err)
+	}
+	return &weightsFacts{header: h, bn: bn}, nil
+}
+
+// inputSize returns the size of the input tensor's axis, or -1 when the
+// tensor or axis is not in the weights (the checks then report it).
+func (w *weightsFacts) inputSize(tensor string, axis int) int64 {
+	n, err := w.header.AxisSize(tensor, axis)
+	if err != nil {
+		return -1
+	}
+	return n
+}
