@@ -1,0 +1,139 @@
+// Command registry is normreg's server: the OCI Distribution API on a local
+// directory (the default) or on S3.
+//
+//	registry [--listen 127.0.0.1:5000] [--storage file://./registry-data | s3://BUCKET/PREFIX?endpoint=URL&region=R]
+//	         [--upload-ttl 24h]
+//
+// Every flag can also be set from the environment: REGISTRY_LISTEN,
+// REGISTRY_STORAGE, REGISTRY_UPLOAD_TTL. A flag wins over the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/normreg/normreg/api"
+	"github.com/normreg/normreg/storage"
+	"github.com/normreg/normreg/storage/fs"
+)
+
+// config is the registry's parsed command line and environment.
+type config struct {
+	listen    string
+	storage   string
+	uploadTTL time.Duration
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err == nil {
+		err = serve(ctx, cfg, log)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "registry:", err)
+		os.Exit(1)
+	}
+}
+
+// parseConfig reads flags from args, each defaulting to its REGISTRY_*
+// environment variable (read with getenv), then to the built-in default.
+func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	ttl, err := time.ParseDuration(env("REGISTRY_UPLOAD_TTL", "24h"))
+	if err != nil {
+		return config{}, fmt.Errorf("REGISTRY_UPLOAD_TTL: %w", err)
+	}
+	var cfg config
+	fl := flag.NewFlagSet("registry", flag.ContinueOnError)
+	fl.SetOutput(usage)
+	fl.StringVar(&cfg.listen, "listen", env("REGISTRY_LISTEN", "127.0.0.1:5000"), "address to serve on (REGISTRY_LISTEN)")
+	fl.StringVar(&cfg.storage, "storage", env("REGISTRY_STORAGE", "file://./registry-data"),
+		"file://DIR or s3://BUCKET/PREFIX?endpoint=URL&region=R (REGISTRY_STORAGE)")
+	fl.DurationVar(&cfg.uploadTTL, "upload-ttl", ttl, "unfinished uploads older than this are removed (REGISTRY_UPLOAD_TTL)")
+	if err := fl.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fl.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	return cfg, nil
+}
+
+// openDriver builds the storage driver a --storage URL names.
+func openDriver(ctx context.Context, rawURL string) (storage.Driver, error) {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok || scheme != "file" || rest == "" {
+		return nil, fmt.Errorf("storage %q: want file://DIR or s3://BUCKET/PREFIX", rawURL)
+	}
+	return fs.New(rest)
+}
+
+// serve runs the registry until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	driver, err := openDriver(ctx, cfg.storage)
+	if err != nil {
+		return err
+	}
+	store := storage.New(driver)
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: api.New(api.Config{Store: store, Logger: log}), ReadHeaderTimeout: 30 * time.Second}
+	go expireUploads(ctx, store.Uploads, cfg.uploadTTL, log)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("serving", "listen", ln.Addr().String(), "storage", cfg.storage, "upload_ttl", cfg.uploadTTL)
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// expireUploads removes upload sessions older than ttl once a minute until ctx ends.
+func expireUploads(ctx context.Context, uploads *storage.Uploads, ttl time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n, err := uploads.Expire(ctx, ttl)
+		if err != nil {
+			log.Error("expiring uploads", "error", err)
+			continue
+		}
+		if n > 0 {
+			log.Info("expired uploads", "count", n, "ttl", ttl)
+		}
+	}
+}
