@@ -19,9 +19,9 @@ const MaxScalerSize = 64 << 20
 
 // scalerJSON is the attribute JSON of a fitted sklearn StandardScaler.
 type scalerJSON struct {
-	Mean         []jsonFloat     `json:"mean_"`
-	Scale        []jsonFloat     `json:"scale_"`
-	Var          []jsonFloat     `json:"var_"`
+	Mean         []Float         `json:"mean_"`
+	Scale        []Float         `json:"scale_"`
+	Var          []Float         `json:"var_"`
 	NSamplesSeen json.RawMessage `json:"n_samples_seen_"`
 	NFeaturesIn  int             `json:"n_features_in_"`
 	FeatureNames []string        `json:"feature_names_in_"`
@@ -29,29 +29,45 @@ type scalerJSON struct {
 	WithStd      *bool           `json:"with_std"`
 }
 
-// jsonFloat is a float64 that also reads the non-finite tokens Python's
-// json.dump writes (after quoteNonFinite has quoted them), and null as NaN.
-type jsonFloat float64
+// Float is a float64 whose JSON form carries non-finite values, which
+// encoding/json refuses, as the strings "NaN", "Infinity" and "-Infinity".
+// It reads those strings (Python's bare tokens once quoteNonFinite has quoted
+// them) and null as NaN.
+type Float float64
 
 // nonFinite maps Python's non-finite float tokens to their values.
 var nonFinite = map[string]float64{"NaN": math.NaN(), "Infinity": math.Inf(1), "-Infinity": math.Inf(-1)}
 
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"Infinity"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Infinity"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
 // UnmarshalJSON implements json.Unmarshaler.
-func (f *jsonFloat) UnmarshalJSON(b []byte) error {
+func (f *Float) UnmarshalJSON(b []byte) error {
 	s := string(b)
 	if s == "null" {
-		*f = jsonFloat(math.NaN())
+		*f = Float(math.NaN())
 		return nil
 	}
 	if v, ok := nonFinite[s[1:max(len(s)-1, 1)]]; ok && s[0] == '"' {
-		*f = jsonFloat(v)
+		*f = Float(v)
 		return nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || s[0] == '"' {
 		return fmt.Errorf("%s is not a number", s)
 	}
-	*f = jsonFloat(v)
+	*f = Float(v)
 	return nil
 }
 
@@ -91,7 +107,7 @@ func ParseScaler(data []byte) (*Scaler, error) {
 // readSamplesSeen reads n_samples_seen_, one number or one per feature.
 func (s *Scaler) readSamplesSeen(raw json.RawMessage) error {
 	if len(raw) == 0 || raw[0] != '[' {
-		var n jsonFloat
+		var n Float
 		if len(raw) > 0 {
 			if err := json.Unmarshal(raw, &n); err != nil {
 				return err
@@ -100,7 +116,7 @@ func (s *Scaler) readSamplesSeen(raw json.RawMessage) error {
 		s.NSamplesSeen = float64(n)
 		return nil
 	}
-	var per []jsonFloat
+	var per []Float
 	if err := json.Unmarshal(raw, &per); err != nil {
 		return err
 	}
@@ -112,7 +128,7 @@ func (s *Scaler) readSamplesSeen(raw json.RawMessage) error {
 }
 
 // floats converts, keeping nil as nil.
-func floats(in []jsonFloat) []float64 {
+func floats(in []Float) []float64 {
 	if in == nil {
 		return nil
 	}
@@ -181,9 +197,9 @@ func (s *Scaler) FeatureCount() int {
 
 // ScalerRow is one feature's line in a scaler table.
 type ScalerRow struct {
-	Feature string  `json:"feature"`
-	Mean    float64 `json:"mean"` // subtracted; 0 when with_mean is false
-	Std     float64 `json:"std"`  // divided by; 1 when with_std is false
+	Feature string `json:"feature"`
+	Mean    Float  `json:"mean"` // subtracted; 0 when with_mean is false
+	Std     Float  `json:"std"`  // divided by; 1 when with_std is false
 }
 
 // Table returns the transform the scaler applies per feature. Features are
@@ -208,9 +224,9 @@ func featureName(i int, lists ...[]string) string {
 }
 
 // at returns a[i], or def when a is too short.
-func at(a []float64, i int, def float64) float64 {
+func at(a []float64, i int, def Float) Float {
 	if i < len(a) {
-		return a[i]
+		return Float(a[i])
 	}
 	return def
 }

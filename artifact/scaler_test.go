@@ -2,6 +2,7 @@ package artifact
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -149,5 +150,23 @@ func TestParseScalerInterop(t *testing.T) {
 				t.Errorf("%s: mean_[%d] = %v", c.dir, i, m)
 			}
 		}
+	}
+}
+
+func TestFloatJSON(t *testing.T) {
+	in := []Float{Float(math.NaN()), Float(math.Inf(1)), Float(math.Inf(-1)), 1.5, -2e-300}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `["NaN","Infinity","-Infinity",1.5,-2e-300]` {
+		t.Errorf("marshalled %s", b)
+	}
+	var back []Float
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(back) != fmt.Sprint(in) {
+		t.Errorf("round trip %v, want %v", back, in)
 	}
 }
