@@ -82,3 +82,9 @@ func canceled() context.Context {
 	cancel()
 	return ctx
 }
+
+// first returns the first of two results.
+func first[A, B any](a A, _ B) A { return a }
+
+// errOf returns the error of two results.
+func errOf[A any](_ A, err error) error { return err }
