@@ -1,0 +1,41 @@
+package api
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/normreg/normreg/artifact"
+)
+
+// TestParseRoute: paths are read from the end, so repository names may
+// contain the endpoint words themselves.
+func TestParseRoute(t *testing.T) {
+	cases := []struct {
+		path string
+		want route
+	}{
+		{"", route{endpoint: endpointPing}},
+		{"_catalog", route{endpoint: endpointCatalog}},
+		{"a/tags/list", route{endpointTags, "a", ""}},
+		{"a/manifests/b/manifests/latest", route{endpointManifest, "a/manifests/b", "latest"}},
+		{"x/blobs/uploads/", route{endpointUpload, "x", ""}},
+		{"x/blobs/uploads", route{endpointUpload, "x", ""}},
+		{"x/blobs/uploads/123", route{endpointUpload, "x", "123"}},
+		{"blobs/blobs/sha256:ab", route{endpointBlob, "blobs", "sha256:ab"}},
+		{"team/model/referrers/sha256:ab", route{endpointReferrers, "team/model", "sha256:ab"}},
+	}
+	for _, c := range cases {
+		got, err := parseRoute(c.path)
+		if err != nil || got != c.want {
+			t.Errorf("parseRoute(%q) = %+v, %v; want %+v", c.path, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"manifests/latest", "a/unknown", "tags/list"} {
+		if _, err := parseRoute(bad); !errors.Is(err, errRouteUnknown) {
+			t.Errorf("parseRoute(%q): %v, want errRouteUnknown", bad, err)
+		}
+	}
+	if _, err := parseRoute("A/tags/list"); !errors.Is(err, artifact.ErrInvalidName) {
+		t.Errorf("upper-case name: %v, want ErrInvalidName", err)
+	}
+}
