@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
+)
+
+// pullOptions are pull's flags.
+type pullOptions struct {
+	g   *globalOptions
+	out string
+}
+
+func newPullCommand(g *globalOptions) *command {
+	opts := &pullOptions{g: g}
+	fs := g.newFlagSet("pull")
+	fs.StringVar(&opts.out, "o", "", "directory to write the bundle's files into (must not exist or be empty)")
+	return &command{
+		name: "pull", usage: "pull REF -o DIR      verify everything, then write files; on refusal write nothing", flags: fs,
+		run: func(ctx context.Context, args []string) error { return runPull(ctx, *opts, args) },
+	}
+}
+
+// runPull checks the bundle REF names, downloads its files into a temp dir
+// beside DIR verifying every digest, and only then renames it to DIR and
+// prints DIR. A refusal (exit 3) or error leaves nothing behind.
+func runPull(ctx context.Context, opts pullOptions, args []string) error {
+	if err := wantArgs("pull", args, 1); err != nil {
+		return err
+	}
+	if opts.out == "" {
+		return usageError("pull needs -o DIR")
+	}
+	if err := checkEmptyDir(opts.out); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(opts.out)), "."+filepath.Base(opts.out)+".pull-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	rb, err := checkRemote(ctx, opts.g, args[0], manifest.CheckOptions{}, fileSink(tmp))
+	if err != nil {
+		return err
+	}
+	printFindings(opts.g.stderr, rb.findings)
+	if rb.findings.Refused() {
+		return refusedError(rb.ref.String(), rb.findings)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), rb.raw, 0o644); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	os.Remove(opts.out) // an empty DIR is replaced
+	if err := os.Rename(tmp, opts.out); err != nil {
+		return fmt.Errorf("moving the verified bundle into place: %w", err)
+	}
+	fmt.Fprintln(opts.g.stdout, opts.out)
+	return nil
+}
+
+// checkEmptyDir refuses an existing DIR that is not an empty directory.
+func checkEmptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return usageError("-o %s: %w", dir, err)
+	case len(entries) > 0:
+		return usageError("-o %s exists and is not empty", dir)
+	}
+	return nil
+}
+
+// fileSink writes each blob into dir under its title annotation
+// (config.json for the config).
+func fileSink(dir string) blobSink {
+	return func(desc artifact.Descriptor) (io.WriteCloser, error) {
+		name, err := fileName(desc)
+		if err != nil {
+			return nil, err
+		}
+		return os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	}
+}
+
+// fileName is the file a blob is written to: its title, a plain file name.
+func fileName(desc artifact.Descriptor) (string, error) {
+	if desc.MediaType == manifest.MediaTypeConfig {
+		return "config.json", nil
+	}
+	name, ok := desc.Annotations[manifest.AnnotationTitle]
+	if !ok {
+		return string(desc.Digest.Algorithm()) + "-" + desc.Digest.Hex(), nil
+	}
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || name == "manifest.json" || name == "config.json" {
+		return "", fmt.Errorf("layer %s has an unsafe file name %q", desc.Digest, name)
+	}
+	return name, nil
+}

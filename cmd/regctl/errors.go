@@ -1,0 +1,53 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/normreg/normreg/api/client"
+	"github.com/normreg/normreg/artifact"
+)
+
+// Exit statuses (DESIGN.md "regctl contract").
+const (
+	exitOK      = 0
+	exitError   = 1 // usage, network, server
+	exitRefused = 3 // a check refused the bundle
+)
+
+// fatalError is every user-facing failure: printed once by run, which exits
+// with its code.
+type fatalError struct {
+	code int
+	err  error
+}
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
+// usageError is a fatal error (exit 1) about how regctl was called.
+func usageError(format string, args ...any) error {
+	return &fatalError{code: exitError, err: fmt.Errorf(format, args...)}
+}
+
+// refusedError is the failure of a bundle the checks refused (exit 3).
+func refusedError(what string, fs artifact.Findings) error {
+	var ids []artifact.CheckID
+	for _, f := range fs {
+		if f.Severity == artifact.Refuse {
+			ids = append(ids, f.ID)
+		}
+	}
+	return &fatalError{code: exitRefused, err: fmt.Errorf("%s refused: %v", what, ids)}
+}
+
+// registryError adds what the user can do to an error from the registry.
+func registryError(host string, err error) error {
+	switch {
+	case errors.Is(err, client.ErrUnauthorized):
+		return fmt.Errorf("%w (registry %s wants credentials: set REGCTL_TOKEN or run `regctl login %s`)", err, host, host)
+	case errors.Is(err, client.ErrDenied):
+		return fmt.Errorf("%w (the credentials for %s lack the permission)", err, host)
+	}
+	return err
+}

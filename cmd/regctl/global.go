@@ -1,0 +1,95 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+
+	"github.com/normreg/normreg/api/client"
+)
+
+// globalOptions is what every command shares: its streams, its environment
+// and the connection flags.
+type globalOptions struct {
+	stdin       io.Reader
+	stdout      io.Writer
+	stderr      io.Writer
+	getenv      func(string) string
+	stderrIsTTY bool // progress bars only on a terminal
+	plainHTTP   bool
+}
+
+// newGlobalOptions returns options over the given streams and environment.
+func newGlobalOptions(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, stderrIsTTY bool) *globalOptions {
+	return &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, stderrIsTTY: stderrIsTTY}
+}
+
+// newFlagSet returns a command's flag set with the global flags on it.
+func (g *globalOptions) newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.BoolVar(&g.plainHTTP, "plain-http", false, "speak HTTP, not HTTPS, to the registry (also REGCTL_PLAIN_HTTP=1)")
+	return fs
+}
+
+// parseRef parses a REF with $REGCTL_REGISTRY as the default host.
+func (g *globalOptions) parseRef(s string) (client.Ref, error) {
+	ref, err := client.ParseRef(s, g.getenv("REGCTL_REGISTRY"))
+	if err != nil {
+		return client.Ref{}, usageError("%w", err)
+	}
+	return ref, nil
+}
+
+// client returns a client of host with the credential for it: $REGCTL_TOKEN,
+// else the one `regctl login` stored.
+func (g *globalOptions) client(host string) (*client.Client, error) {
+	token := g.getenv("REGCTL_TOKEN")
+	if token == "" {
+		creds, err := loadCredentials(g.getenv)
+		if err != nil {
+			return nil, err
+		}
+		token = creds.Registries[host].Token
+	}
+	return g.clientWithToken(host, token), nil
+}
+
+// clientWithToken returns a client of host that sends token.
+func (g *globalOptions) clientWithToken(host, token string) *client.Client {
+	return client.New(host, client.Options{
+		PlainHTTP: g.plainHTTP || g.getenv("REGCTL_PLAIN_HTTP") == "1",
+		Token:     token,
+	})
+}
+
+// hostArg returns the registry host a command names in its only optional
+// argument, else $REGCTL_REGISTRY.
+func (g *globalOptions) hostArg(cmd string, args []string) (string, error) {
+	host := g.getenv("REGCTL_REGISTRY")
+	if len(args) == 1 {
+		host = args[0]
+	}
+	switch {
+	case len(args) > 1:
+		return "", usageError("%s takes at most one argument, the registry host", cmd)
+	case host == "":
+		return "", usageError("%s: no registry host given and REGCTL_REGISTRY is unset", cmd)
+	}
+	return host, nil
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// connect parses a REF and returns it with a client of its host.
+func (g *globalOptions) connect(s string) (client.Ref, *client.Client, error) {
+	ref, err := g.parseRef(s)
+	if err != nil {
+		return client.Ref{}, nil, err
+	}
+	c, err := g.client(ref.Host)
+	return ref, c, err
+}

@@ -1,0 +1,112 @@
+// Command regctl pushes, pulls and checks normreg model bundles on any OCI
+// registry. Deploy scripts depend on its contract (DESIGN.md "regctl
+// contract"): stdout stays parseable, findings go to stderr (or stdout with
+// --json), and it exits 0 on success, 1 on an error, 3 when a check refuses.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], newGlobalOptions(os.Stdin, os.Stdout, os.Stderr, os.Getenv, isTerminal(os.Stderr)))
+	stop()
+	os.Exit(code)
+}
+
+// command is one regctl verb: its flags and what it does with the arguments
+// left after them.
+type command struct {
+	name  string
+	usage string // the synopsis after "regctl "
+	flags *flag.FlagSet
+	run   func(ctx context.Context, args []string) error
+}
+
+// commands returns every command, wired to g.
+func commands(g *globalOptions) []*command {
+	return []*command{
+		newPushCommand(g), newPullCommand(g), newVerifyCommand(g), newInspectCommand(g),
+		newResolveCommand(g), newTagCommand(g), newTagsCommand(g), newLsCommand(g), newLoginCommand(g),
+	}
+}
+
+// run executes one regctl invocation and returns its exit status. A failure
+// is printed once, to stderr.
+func run(ctx context.Context, args []string, g *globalOptions) int {
+	err := dispatch(ctx, args, g)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(g.stderr, "regctl: %v\n", err)
+	var fatal *fatalError
+	if errors.As(err, &fatal) {
+		return fatal.code
+	}
+	return exitError
+}
+
+// dispatch finds the command named by args[0], parses its flags and runs it.
+func dispatch(ctx context.Context, args []string, g *globalOptions) error {
+	cmds := commands(g)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(g.stderr, cmds)
+		return usageError("no command given")
+	}
+	for _, c := range cmds {
+		if c.name == args[0] {
+			pos, err := parseFlags(c, args[1:])
+			if err != nil {
+				return err
+			}
+			return c.run(ctx, pos)
+		}
+	}
+	usage(g.stderr, cmds)
+	return usageError("unknown command %q", args[0])
+}
+
+// usage lists the commands' synopses.
+func usage(w io.Writer, cmds []*command) {
+	fmt.Fprintln(w, "usage:")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  regctl %s\n", c.usage)
+	}
+	fmt.Fprintln(w, "REF is [host[:port]/]repo[:tag|@sha256:hex]; the default host is $REGCTL_REGISTRY.")
+}
+
+// parseFlags parses c's flags wherever they appear among args (so
+// "pull REF -o DIR" works) and returns the positional arguments.
+func parseFlags(c *command, args []string) ([]string, error) {
+	c.flags.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := c.flags.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usageError("usage: regctl %s", c.usage)
+			}
+			return nil, usageError("%v (usage: regctl %s)", err, c.usage)
+		}
+		args = c.flags.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+}
+
+// wantArgs checks the number of positional arguments.
+func wantArgs(c string, args []string, n int) error {
+	if len(args) != n {
+		return usageError("%s takes %d argument(s), got %d: %s", c, n, len(args), strings.Join(args, " "))
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/normreg/normreg/api/client/registrytest"
+)
+
+func TestUsageErrorsExit1(t *testing.T) {
+	env := map[string]string{"REGCTL_REGISTRY": "127.0.0.1:1"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command given"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"resolve"}, "resolve takes 1 argument(s), got 0"},
+		{[]string{"resolve", "Bad/Name"}, "invalid repository name"},
+		{[]string{"resolve", "m:t", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"push", "m:t"}, "push needs --weights"},
+		{[]string{"push", "m@sha256:" + strings.Repeat("a", 64), "--weights", "x"}, "push takes a tag, not a digest"},
+		{[]string{"pull", "m:t"}, "pull needs -o DIR"},
+		{[]string{"tag", "m:t", "bad!tag"}, "invalid tag"},
+		{[]string{"tags", "m:t"}, "tags takes a repository, not a tag"},
+		{[]string{"ls", "a", "b"}, "ls takes at most one argument"},
+	} {
+		r := regctl(t, env, "", tc.args...)
+		if r.code != exitError || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
+			t.Errorf("regctl %v: exit %d, stderr %q, stdout %q; want exit 1 and %q", tc.args, r.code, r.stderr, r.stdout, tc.want)
+		}
+		if n := strings.Count(r.stderr, "regctl: "); n != 1 {
+			t.Errorf("regctl %v: error printed %d times, want once: %q", tc.args, n, r.stderr)
+		}
+	}
+}
+
+func TestNoRegistryHost(t *testing.T) {
+	r := regctl(t, map[string]string{}, "", "resolve", "team/model:v1")
+	if r.code != exitError || !strings.Contains(r.stderr, "REGCTL_REGISTRY is unset") {
+		t.Fatalf("exit %d, stderr %q; want exit 1 naming REGCTL_REGISTRY", r.code, r.stderr)
+	}
+}
+
+func TestNetworkErrorExit1(t *testing.T) {
+	host := registrytest.FreeAddr(t) // nothing listens there
+	r := regctl(t, map[string]string{}, "", "resolve", host+"/m:v1")
+	if r.code != exitError || !strings.Contains(r.stderr, "connection refused") {
+		t.Fatalf("exit %d, stderr %q; want exit 1, connection refused", r.code, r.stderr)
+	}
+}
+
+func TestReadFeatureFile(t *testing.T) {
+	dir := t.TempDir()
+	for content, want := range map[string][]string{
+		"age\nincome\n\ntenure\n":   {"age", "income", "tenure"},
+		"age, income,tenure\n":      {"age", "income", "tenure"},
+		"age,\nincome,\r\ntenure\n": {"age", "income", "tenure"},
+	} {
+		p := filepath.Join(dir, "f")
+		os.WriteFile(p, []byte(content), 0o644)
+		got, err := readFeatureFile(p)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("readFeatureFile(%q) = %q, %v; want %q", content, got, err, want)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "dup"), []byte("a\nb\na\n"), 0o644)
+	if _, err := readFeatureFile(filepath.Join(dir, "dup")); err == nil {
+		t.Error("a repeated feature name was accepted")
+	}
+}
+
+func TestLoginStoresCredentialPrivately(t *testing.T) {
+	host, _ := registrytest.Distribution(t)
+	cfg := t.TempDir()
+	env := map[string]string{"XDG_CONFIG_HOME": cfg}
+	r := regctl(t, env, "s3cret\n", "login", host).must(t, exitOK, "login")
+	path := filepath.Join(cfg, "normreg", "credentials.json")
+	if r.line() != path {
+		t.Fatalf("login printed %q, want the credentials path %s", r.line(), path)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file: %v, mode %v; want 0600", err, st.Mode())
+	}
+	creds, err := loadCredentials(func(k string) string { return env[k] })
+	if err != nil || creds.Registries[host].Token != "s3cret" {
+		t.Fatalf("stored credentials %+v, %v", creds, err)
+	}
+	if r := regctl(t, env, "", "login", host); r.code != exitError || !strings.Contains(r.stderr, "no token on stdin") {
+		t.Fatalf("login without a token: exit %d, %q", r.code, r.stderr)
+	}
+}
