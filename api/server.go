@@ -100,7 +100,7 @@ func (s *server) readyz(c echo.Context) error {
 	if _, err := s.store.Manifests.Repositories(c.Request().Context(), "", 1); err != nil {
 		return err
 	}
-	return c.String(http.StatusOK, "ready\n")
+	return c.String(http.StatusOK, "ok\n")
 }
 
 // apiVersionHeader marks every response as a distribution API v2 response.
