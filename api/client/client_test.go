@@ -102,8 +102,8 @@ func TestAgainstDistribution(t *testing.T) {
 	})
 	t.Run("missing", func(t *testing.T) {
 		_, err := c.ResolveManifest(ctx, "team/model", "nope")
-		if !errors.Is(err, client.ErrNotFound) {
-			t.Fatalf("unknown tag: %v, want ErrNotFound", err)
+		if !errors.Is(err, client.ErrNotFound) || !strings.Contains(err.Error(), "MANIFEST_UNKNOWN") {
+			t.Fatalf("resolving an unknown tag: %v, want ErrNotFound naming MANIFEST_UNKNOWN", err)
 		}
 		_, _, err = c.FetchManifest(ctx, "team/model", "nope")
 		if !errors.Is(err, client.ErrNotFound) || !strings.Contains(err.Error(), "MANIFEST_UNKNOWN") {

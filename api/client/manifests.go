@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,9 +22,16 @@ func manifestPath(repo, ref string) string { return "/v2/" + repo + "/manifests/
 
 // ResolveManifest returns the descriptor (media type, digest, size) of the
 // manifest ref (a tag or digest) of repo, with a HEAD request; a registry
-// that does not send Docker-Content-Digest gets a GET. ErrNotFound if absent.
+// that does not send Docker-Content-Digest, or answers the HEAD with an
+// error (which has no body to name its OCI code), gets a GET. ErrNotFound
+// if absent.
 func (c *Client) ResolveManifest(ctx context.Context, repo, ref string) (artifact.Descriptor, error) {
 	resp, err := c.do(ctx, request{method: http.MethodHead, path: manifestPath(repo, ref), header: manifestAccept}, http.StatusOK)
+	var e *Error
+	if errors.As(err, &e) && len(e.Entries) == 0 { // a HEAD has no body: GET for the OCI error code
+		desc, _, err := c.FetchManifest(ctx, repo, ref)
+		return desc, err
+	}
 	if err != nil {
 		return artifact.Descriptor{}, err
 	}
