@@ -1,0 +1,92 @@
+package s3
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/normreg/normreg/storage"
+	"github.com/normreg/normreg/storage/storagetest"
+)
+
+// testConfig returns the test server's config with a fresh key prefix, or
+// skips (fails when NORMREG_TEST_REQUIRE=1) without a server.
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	endpoint, bucket := os.Getenv("NORMREG_TEST_S3_ENDPOINT"), os.Getenv("NORMREG_TEST_S3_BUCKET")
+	if endpoint == "" || bucket == "" {
+		const msg = `no S3 server: run eval "$(scripts/s3.sh start)"`
+		if os.Getenv("NORMREG_TEST_REQUIRE") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return Config{Bucket: bucket, Endpoint: endpoint, Prefix: "test-" + rand.Text(), PartSize: storagetest.PartSize, Concurrency: 2}
+}
+
+func TestDriver(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Driver {
+		d, err := New(context.Background(), testConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { noPendingUploads(t, d) })
+		return d
+	})
+}
+
+// noPendingUploads fails the test if a multipart upload under d's prefix
+// was neither completed nor aborted.
+func noPendingUploads(t *testing.T, d *Driver) {
+	out, err := d.client.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &d.bucket, Prefix: aws.String(d.prefix)})
+	if err != nil {
+		t.Errorf("ListMultipartUploads: %v", err)
+		return
+	}
+	for _, up := range out.Uploads {
+		t.Errorf("unfinished multipart upload of %s left behind", aws.ToString(up.Key))
+	}
+}
+
+func TestNewNamesTheProblem(t *testing.T) {
+	good := testConfig(t)
+	ctx := context.Background()
+	noBucket := good
+	noBucket.Bucket = "no-such-bucket-" + strings.ToLower(hex.EncodeToString([]byte(rand.Text()[:4])))
+	if _, err := New(ctx, noBucket); err == nil || !strings.Contains(err.Error(), "no such bucket") {
+		t.Errorf("missing bucket: %v", err)
+	}
+	refused := good
+	refused.Endpoint = "http://127.0.0.1:1"
+	if _, err := New(ctx, refused); !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("nothing listening: %v", err)
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+	if _, err := New(ctx, good); err == nil || !strings.Contains(err.Error(), "check the credentials") {
+		t.Errorf("wrong secret: %v", err)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	cfg, err := ParseURL("s3://models/reg/prod?endpoint=http://127.0.0.1:9070&region=eu-west-1&part-size=8388608&concurrency=2")
+	want := Config{Bucket: "models", Prefix: "reg/prod", Endpoint: "http://127.0.0.1:9070", Region: "eu-west-1", PartSize: 8 << 20, Concurrency: 2}
+	if err != nil || cfg != want {
+		t.Fatalf("ParseURL = %+v, %v; want %+v", cfg, err, want)
+	}
+	if cfg, err := ParseURL("s3://models"); err != nil || cfg != (Config{Bucket: "models"}) {
+		t.Fatalf("bucket only: %+v, %v", cfg, err)
+	}
+	for _, bad := range []string{"file:///x", "s3:///prefix", "s3://b?concurrency=0", "s3://b?part-size=big"} {
+		if _, err := ParseURL(bad); err == nil {
+			t.Errorf("ParseURL(%q) accepted", bad)
+		}
+	}
+}
