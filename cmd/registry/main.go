@@ -26,6 +26,7 @@ import (
 	"github.com/normreg/normreg/api"
 	"github.com/normreg/normreg/storage"
 	"github.com/normreg/normreg/storage/fs"
+	"github.com/normreg/normreg/storage/s3"
 )
 
 // config is the registry's parsed command line and environment.
@@ -78,16 +79,27 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if fl.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
+	if cfg.uploadTTL <= 0 {
+		return config{}, fmt.Errorf("--upload-ttl %s: must be positive", cfg.uploadTTL)
+	}
 	return cfg, nil
 }
 
-// openDriver builds the storage driver a --storage URL names.
+// openDriver builds the storage driver a --storage URL names. An S3 bucket
+// that cannot be reached is an error naming the problem.
 func openDriver(ctx context.Context, rawURL string) (storage.Driver, error) {
-	scheme, rest, ok := strings.Cut(rawURL, "://")
-	if !ok || scheme != "file" || rest == "" {
-		return nil, fmt.Errorf("storage %q: want file://DIR or s3://BUCKET/PREFIX", rawURL)
+	scheme, rest, _ := strings.Cut(rawURL, "://")
+	switch {
+	case scheme == "file" && rest != "":
+		return fs.New(rest)
+	case scheme == "s3":
+		cfg, err := s3.ParseURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		return s3.New(ctx, cfg)
 	}
-	return fs.New(rest)
+	return nil, fmt.Errorf("storage %q: want file://DIR or s3://BUCKET/PREFIX?endpoint=URL&region=R", rawURL)
 }
 
 // serve runs the registry until ctx ends, then shuts down gracefully.
