@@ -30,11 +30,7 @@ func bnFile(t *testing.T) []byte {
 func TestReadBNStats(t *testing.T) {
 	file := bnFile(t)
 	want := "[{net.1 3 [0.5 -1 2] [1 2 3] 160 true} {net.4 2 [0 1] [1 2] 0 false} {half 2 [1 2] [] 0 false}]"
-	r := bytes.NewReader(file)
-	h, err := ReadSafetensorsHeader(r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, r := mustHeader(t, file)
 	if got := fmt.Sprint(BNLayerNames(h)); got != "[net.1 net.4 half]" {
 		t.Errorf("BNLayerNames = %s", got)
 	}
@@ -70,12 +66,8 @@ func TestReadBNStatsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := bytes.NewReader(tt.file)
-			h, err := ReadSafetensorsHeader(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = ReadBNStats(h, r)
+			h, r := mustHeader(t, tt.file)
+			_, err := ReadBNStats(h, r)
 			_, errAt := ReadBNStatsAt(h, bytes.NewReader(tt.file))
 			for _, e := range []error{err, errAt} {
 				if e == nil || !strings.Contains(e.Error(), tt.want) {

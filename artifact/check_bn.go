@@ -1,6 +1,9 @@
 package artifact
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Fixes of the BatchNorm checks.
 const (
@@ -35,19 +38,27 @@ func (s *BNStats) layerNames(pick func(BNLayer) bool) []string {
 	return names
 }
 
-// checkBNMissing refuses BatchNorm layers without running statistics.
-func checkBNMissing(b *Bundle) Findings {
+// eachBNLayer returns, for every layer checked, the finding f makes of it, if any.
+func eachBNLayer(b *Bundle, f func(BNLayer) (Finding, bool)) Findings {
 	s := b.bnStats()
 	if s == nil {
 		return nil
 	}
 	var fs Findings
 	for _, l := range s.Layers {
-		if missing := l.missingStats(); missing != "" {
-			fs = append(fs, refusal(BNMissing, fixExportBuffers, "BatchNorm layer %s has no %s", l.Name, missing))
+		if finding, found := f(l); found {
+			fs = append(fs, finding)
 		}
 	}
 	return fs
+}
+
+// checkBNMissing refuses BatchNorm layers without running statistics.
+func checkBNMissing(b *Bundle) Findings {
+	return eachBNLayer(b, func(l BNLayer) (Finding, bool) {
+		missing := l.missingStats()
+		return refusal(BNMissing, fixExportBuffers, "BatchNorm layer %s has no %s", l.Name, missing), missing != ""
+	})
 }
 
 // missingStats names the running statistics the layer lacks, or "".
@@ -67,17 +78,10 @@ func (l BNLayer) missingStats() string {
 // running_var <= 0 or non-finite, a non-finite running_mean, lengths other
 // than the channel count, a negative num_batches_tracked.
 func checkBNInvalid(b *Bundle) Findings {
-	s := b.bnStats()
-	if s == nil {
-		return nil
-	}
-	var fs Findings
-	for _, l := range s.Layers {
-		if problems := l.problems(); len(problems) > 0 {
-			fs = append(fs, refusal(BNInvalid, fixRetrainBN, "BatchNorm layer %s: %s", l.Name, list(problems)))
-		}
-	}
-	return fs
+	return eachBNLayer(b, func(l BNLayer) (Finding, bool) {
+		problems := l.problems()
+		return refusal(BNInvalid, fixRetrainBN, "BatchNorm layer %s: %s", l.Name, list(problems)), len(problems) > 0
+	})
 }
 
 // problems lists what is wrong with a layer's statistics.
@@ -166,13 +170,14 @@ func (l BNLayer) diff(o BNLayer, tol float64) []string {
 	return append(out, valuesDiff("running_var", l.RunningVar, o.RunningVar, tol)...)
 }
 
-// valuesDiff describes the first difference between a and b, if any.
+// valuesDiff describes the first difference between a and b, if any; NaN
+// equals NaN (an invalid value is bn-invalid's to report, not a difference).
 func valuesDiff(attr string, a, b []float64, tol float64) []string {
 	if len(a) != len(b) {
 		return []string{fmt.Sprintf("%s has %d vs %d values", attr, len(a), len(b))}
 	}
 	for i := range a {
-		if a[i] != b[i] && !near(a[i], b[i], tol) {
+		if a[i] != b[i] && !near(a[i], b[i], tol) && !(math.IsNaN(a[i]) && math.IsNaN(b[i])) {
 			return []string{fmt.Sprintf("%s[%d] %v vs %v", attr, i, a[i], b[i])}
 		}
 	}

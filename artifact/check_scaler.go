@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Fixes of the scaler checks.
@@ -190,7 +191,7 @@ func scalerLengths(s *Scaler) string {
 	if len(lengths) <= 1 {
 		return ""
 	}
-	return list(parts)
+	return strings.Join(parts, ", ")
 }
 
 // scalerValueFindings reports non-finite values, scale_ <= 0 and scale_

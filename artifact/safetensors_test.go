@@ -195,6 +195,17 @@ func TestReadSafetensorsHeaderInvalid(t *testing.T) {
 	}
 }
 
+// mustHeader reads the header of file, returning it and a reader at the data buffer.
+func mustHeader(t *testing.T, file []byte) (*SafetensorsHeader, *bytes.Reader) {
+	t.Helper()
+	r := bytes.NewReader(file)
+	h, err := ReadSafetensorsHeader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, r
+}
+
 // countingReader counts the bytes read through it.
 type countingReader struct {
 	r io.Reader
@@ -243,10 +254,7 @@ func TestReadTensors(t *testing.T) {
 		}
 	})
 	t.Run("readerAt", func(t *testing.T) {
-		h, err := ReadSafetensorsHeader(bytes.NewReader(file))
-		if err != nil {
-			t.Fatal(err)
-		}
+		h, _ := mustHeader(t, file)
 		got, err := ReadTensorsAt(h, bytes.NewReader(file), wanted)
 		check(t, got, err)
 	})
@@ -268,11 +276,7 @@ func TestReadTensorsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := bytes.NewReader(tt.file)
-			h, err := ReadSafetensorsHeader(r)
-			if err != nil {
-				t.Fatal(err)
-			}
+			h, r := mustHeader(t, tt.file)
 			want := func(name string) bool { return name == tt.wanted }
 			_, errStream := ReadTensors(h, r, want)
 			_, errAt := ReadTensorsAt(h, bytes.NewReader(tt.file), want)
