@@ -30,6 +30,7 @@ type Bundle struct {
 	InputTensor   string        // weights tensor whose axis InputAxis must equal len(Features)
 	InputAxis     int           // axis of InputTensor
 	InputSize     int64         // size of that axis read from the weights header; -1 unknown
+	InputErr      error         // why InputSize could not be read (no such tensor or axis); nil when read or not tried
 	Mode          Mode          // declared mode
 	Preprocessing Preprocessing // declared preprocessing
 

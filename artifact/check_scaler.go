@@ -53,6 +53,10 @@ func checkScalerMismatch(b *Bundle) Findings {
 	if b.Scaler != nil {
 		fs = append(fs, scalerFeatureFindings(b, b.Scaler)...)
 	}
+	if b.InputErr != nil {
+		fs = append(fs, refusal(ScalerMismatch, "name the tensor that takes the features and its feature axis (--input-tensor)",
+			"the feature count cannot be checked against input tensor %q axis %d: %v", b.InputTensor, b.InputAxis, b.InputErr))
+	}
 	if b.InputSize > 0 && len(b.Features) > 0 && int64(len(b.Features)) != b.InputSize {
 		fs = append(fs, refusal(ScalerMismatch, "declare the features in the order the model's input columns take them (--features)",
 			"the model's feature schema lists %d features but axis %d of input tensor %s has size %d", len(b.Features), b.InputAxis, b.InputTensor, b.InputSize))

@@ -125,6 +125,9 @@ func TestCheckScalerMismatch(t *testing.T) {
 			[]string{`missing "tenure"`, `extra "tenure_months"`, `position 2: model expects "tenure", scaler has "tenure_months"`}},
 		{"input wider", func(b *Bundle) { b.InputSize = 4 }, []CheckID{ScalerMismatch, ScalerMismatch},
 			[]string{"the scaler has 3 features but axis 1 of input tensor net.0.weight has size 4", "feature schema lists 3 features but axis 1"}},
+		{"input tensor absent", func(b *Bundle) {
+			b.InputSize, b.InputErr = -1, fmt.Errorf("%w: no tensor %q", ErrInvalidSafetensors, b.InputTensor)
+		}, []CheckID{ScalerMismatch}, []string{`cannot be checked against input tensor "net.0.weight" axis 1: invalid safetensors: no tensor "net.0.weight"`}},
 		{"input size unknown", func(b *Bundle) { fewer(b); b.Scaler.FeatureNames = nil; b.InputSize = -1 }, nil, nil},
 		{"serving list", func(b *Bundle) { b.ServingFeatures = []string{"age", "income"} }, []CheckID{ScalerMismatch},
 			[]string{`serving feature list differs from the model's: missing "tenure", model expects 3 features, serving sends 2`}},
