@@ -1,0 +1,215 @@
+package manifest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
+	"github.com/normreg/normreg/manifest/bundletest"
+)
+
+// bundle is a built bundle with its weights, checkable through fetcher.
+type bundle struct {
+	*manifest.Built
+	weights []byte
+}
+
+func newBundle(t *testing.T, w, sc []byte, d manifest.Declared) bundle {
+	return bundle{build(t, w, sc, d), w}
+}
+
+// fetcher serves the bundle, with overrides taking precedence and next
+// serving anything else (e.g. a parent bundle).
+func (b bundle) fetcher(overrides map[artifact.Digest][]byte, next manifest.Fetcher) manifest.Fetcher {
+	local := b.Fetcher(bytes.NewReader(b.weights), next)
+	return bundletest.FetcherFunc(func(ctx context.Context, d artifact.Descriptor, off int64) (io.ReadCloser, error) {
+		if c, ok := overrides[d.Digest]; ok {
+			return io.NopCloser(bytes.NewReader(c[off:])), nil
+		}
+		return local.Fetch(ctx, d, off)
+	})
+}
+
+// edited returns the bundle's manifest bytes after edit changed a copy.
+func (b bundle) edited(t *testing.T, edit func(m *manifest.Manifest)) []byte {
+	t.Helper()
+	var m manifest.Manifest
+	if err := json.Unmarshal(b.ManifestBytes, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(&m)
+	out, err := json.Marshal(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func check(t *testing.T, manifestBytes []byte, f manifest.Fetcher) (*manifest.View, artifact.Findings) {
+	t.Helper()
+	v, fs, err := manifest.Check(context.Background(), manifestBytes, f, manifest.CheckOptions{})
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	return v, fs
+}
+
+func wantIDs(t *testing.T, what string, fs artifact.Findings, want ...artifact.CheckID) {
+	t.Helper()
+	got := slices.Clone(fs.IDs())
+	slices.Sort(got)
+	got = slices.Compact(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: finding ids %v, want %v; findings:\n%v", what, got, want, fs)
+	}
+}
+
+func TestCheckGoodBundle(t *testing.T) {
+	b := newBundle(t, weights(nil, trained), scaler(), declared())
+	v, fs := check(t, b.ManifestBytes, b.fetcher(nil, nil))
+	wantIDs(t, "good bundle", fs)
+	if v.Digest != b.Digest || v.Scaler == nil || v.BNStats == nil || v.Weights.Digest != b.Manifest.Layers[0].Digest {
+		t.Errorf("view digests: %+v", v)
+	}
+	if v.Bundle.Scaler == nil || !slices.Equal(v.Bundle.Scaler.FeatureNames, features) || v.Bundle.InputSize != 3 {
+		t.Errorf("view lacks the scaler or input size: %+v", v.Bundle)
+	}
+	if v.Bundle.BNLayer == nil || v.Bundle.BNWeights == nil || len(v.Bundle.BNLayer.Layers) != 1 ||
+		!slices.Equal(v.Bundle.BNLayer.Layers[0].RunningVar, v.Bundle.BNWeights.Layers[0].RunningVar) {
+		t.Errorf("BN statistics: layer %+v, weights %+v", v.Bundle.BNLayer, v.Bundle.BNWeights)
+	}
+}
+
+func TestCheckScalerLayerTampering(t *testing.T) {
+	b := newBundle(t, weights(nil, trained), scaler(), declared())
+	other := bundletest.Scaler(features, []float64{41, 50000, 7}, []float64{150, 1.1e8, 15}, 900)
+	otherDesc := b.Manifest.Layers[1]
+	otherDesc.Digest, otherDesc.Size = artifact.FromBytes(artifact.SHA256, other), int64(len(other))
+
+	removed := b.edited(t, func(m *manifest.Manifest) { m.Layers = slices.Delete(m.Layers, 1, 2) })
+	_, fs := check(t, removed, b.fetcher(nil, nil))
+	wantIDs(t, "scaler layer removed", fs, artifact.ScalerMissing)
+
+	replaced := b.edited(t, func(m *manifest.Manifest) { m.Layers[1] = otherDesc })
+	_, fs = check(t, replaced, b.fetcher(map[artifact.Digest][]byte{otherDesc.Digest: other}, nil))
+	wantIDs(t, "scaler layer replaced", fs, artifact.ScalerMismatch)
+
+	corrupt := bytes.Replace(scaler(), []byte("40"), []byte("49"), 1)
+	_, fs = check(t, b.ManifestBytes, b.fetcher(map[artifact.Digest][]byte{b.Manifest.Layers[1].Digest: corrupt}, nil))
+	if !slices.Contains(fs.IDs(), artifact.DigestMismatch) || !fs.Refused() {
+		t.Errorf("corrupt scaler layer: findings %v, want a refusing digest-mismatch", fs)
+	}
+}
+
+func TestCheckBNStatsLayerTampering(t *testing.T) {
+	b := newBundle(t, weights(nil, trained), scaler(), declared())
+	bnDesc := b.Manifest.Layers[2]
+	corrupt := slices.Clone(b.Blobs[bnDesc.Digest])
+	corrupt[len(corrupt)-1] ^= 1
+	_, fs := check(t, b.ManifestBytes, b.fetcher(map[artifact.Digest][]byte{bnDesc.Digest: corrupt}, nil))
+	wantIDs(t, "corrupt bnstats", fs, artifact.DigestMismatch)
+
+	stale, err := manifest.MarshalBNStats(&artifact.BNStats{Layers: []artifact.BNLayer{{Name: "net.1", Channels: 4,
+		RunningMean: []float64{0, 0, 0, 0}, RunningVar: []float64{1.5, 2, 0.5, 3}, NumBatchesTracked: 120, HasTracked: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staleDesc := bnDesc
+	staleDesc.Digest, staleDesc.Size = artifact.FromBytes(artifact.SHA256, stale), int64(len(stale))
+	replaced := b.edited(t, func(m *manifest.Manifest) { m.Layers[2] = staleDesc })
+	_, fs = check(t, replaced, b.fetcher(map[artifact.Digest][]byte{staleDesc.Digest: stale}, nil))
+	wantIDs(t, "bnstats layer disagreeing with the weights", fs, artifact.BNMismatch)
+}
+
+func TestCheckCorruptConfig(t *testing.T) {
+	b := newBundle(t, weights(nil, trained), scaler(), declared())
+	cfg := b.Manifest.Config.Digest
+	_, fs := check(t, b.ManifestBytes, b.fetcher(map[artifact.Digest][]byte{cfg: bytes.ToUpper(b.Blobs[cfg])}, nil))
+	wantIDs(t, "corrupt config", fs, artifact.DigestMismatch)
+}
+
+func TestCheckRefusesNonBundles(t *testing.T) {
+	b := newBundle(t, weights(nil, trained), scaler(), declared())
+	for name, edit := range map[string]func(*manifest.Manifest){
+		"other artifactType": func(m *manifest.Manifest) { m.ArtifactType = "application/vnd.example.thing" },
+		"no weights":         func(m *manifest.Manifest) { m.Layers = m.Layers[1:] },
+		"two scalers":        func(m *manifest.Manifest) { m.Layers = append(m.Layers, m.Layers[1]) },
+	} {
+		_, _, err := manifest.Check(context.Background(), b.edited(t, edit), b.fetcher(nil, nil), manifest.CheckOptions{})
+		if !errors.Is(err, manifest.ErrInvalidBundle) {
+			t.Errorf("%s: err = %v, want ErrInvalidBundle", name, err)
+		}
+	}
+}
+
+// countingFetcher counts the bytes read through it per digest.
+func countingFetcher(next manifest.Fetcher, counts map[artifact.Digest]*atomic.Int64) manifest.Fetcher {
+	return bundletest.FetcherFunc(func(ctx context.Context, d artifact.Descriptor, off int64) (io.ReadCloser, error) {
+		rc, err := next.Fetch(ctx, d, off)
+		if err != nil || counts[d.Digest] == nil {
+			return rc, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(rc, countWriter{counts[d.Digest]}), rc}, nil
+	})
+}
+
+type countWriter struct{ n *atomic.Int64 }
+
+func (c countWriter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); return len(p), nil }
+
+func TestCheckReadsOnlyTheWeightsHeaderAndBNTensors(t *testing.T) {
+	var ts []bundletest.Tensor
+	ts = append(ts, bundletest.Linear("net.0", 512, 3)...)
+	ts = append(ts, bundletest.BatchNorm("net.1", slices.Repeat([]float64{0.5}, 512), slices.Repeat([]float64{2}, 512), 50)...)
+	ts = append(ts, bundletest.Linear("big", 1024, 512)...) // 2 MiB that must not be read
+	w := bundletest.Safetensors(nil, ts...)
+	b := newBundle(t, w, scaler(), declared())
+	wd := b.Manifest.Layers[0].Digest
+	counts := map[artifact.Digest]*atomic.Int64{wd: {}}
+	_, fs := check(t, b.ManifestBytes, countingFetcher(b.fetcher(nil, nil), counts))
+	wantIDs(t, "large weights", fs)
+	if n := counts[wd].Load(); n == 0 || n > 64<<10 {
+		t.Errorf("Check read %d bytes of %d-byte weights; want the header and BN tensors only (< 64 KiB)", n, len(w))
+	}
+}
+
+func TestCheckAgainstParent(t *testing.T) {
+	parent := newBundle(t, weights(nil, trained), scaler(), declared())
+	// Fine-tuned with BatchNorm left in eval mode: other weights, same running stats.
+	var ts []bundletest.Tensor
+	ts = append(ts, bundletest.Linear("net.0", 4, 3)...)
+	ts[0].Values[0] = 9
+	ts = append(ts, bundletest.BatchNorm("net.1", trained, []float64{1.5, 2, 0.5, 3}, 120)...)
+	ts = append(ts, bundletest.Linear("net.3", 1, 4)...)
+	w := bundletest.Safetensors(nil, ts...)
+
+	d := declared()
+	d.ParentDigest, d.ParentWeightsDigest = parent.Digest, parent.Manifest.Layers[0].Digest
+	child := newBundle(t, w, scaler(), d)
+	v, fs := check(t, child.ManifestBytes, child.fetcher(nil, parent.fetcher(nil, nil)))
+	wantIDs(t, "fine-tune with stale BN", fs, artifact.BNStale)
+	if v.Bundle.Parent == nil || v.Bundle.Parent.WeightsDigest != parent.Manifest.Layers[0].Digest || v.ParentErr != nil {
+		t.Errorf("parent facts %+v, error %v", v.Bundle.Parent, v.ParentErr)
+	}
+
+	d.BNFrozen = true
+	frozen := newBundle(t, w, scaler(), d)
+	_, fs = check(t, frozen.ManifestBytes, frozen.fetcher(nil, parent.fetcher(nil, nil)))
+	wantIDs(t, "fine-tune with BN declared frozen", fs)
+
+	v, _ = check(t, child.ManifestBytes, child.fetcher(nil, nil))
+	if v.Bundle.Parent != nil || v.ParentErr == nil {
+		t.Errorf("unreachable parent: facts %+v, error %v; want no facts and an error", v.Bundle.Parent, v.ParentErr)
+	}
+}
