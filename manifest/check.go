@@ -130,7 +130,10 @@ func (v *View) readWeights(ctx context.Context, f Fetcher) error {
 	v.Bundle.WeightsScaler = md.ScalerSHA256
 	v.Bundle.BNWeights = wf.bn
 	if v.Bundle.InputTensor != "" {
-		v.Bundle.InputSize = wf.inputSize(v.Bundle.InputTensor, v.Bundle.InputAxis)
+		v.Bundle.InputSize, v.Bundle.InputErr = wf.header.AxisSize(v.Bundle.InputTensor, v.Bundle.InputAxis)
+		if v.Bundle.InputErr != nil {
+			v.Bundle.InputSize = -1
+		}
 	}
 	return nil
 }

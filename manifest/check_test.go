@@ -213,3 +213,24 @@ func TestCheckAgainstParent(t *testing.T) {
 		t.Errorf("unreachable parent: facts %+v, error %v; want no facts and an error", v.Bundle.Parent, v.ParentErr)
 	}
 }
+
+func TestCheckInputTensorMissingFromWeights(t *testing.T) {
+	b := newBundle(t, weights(nil, trained), scaler(), declared())
+	// A hand-assembled bundle whose config names a tensor the weights lack.
+	cfg, err := manifest.ParseConfig(b.Blobs[b.Manifest.Config.Digest])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Input.Tensor = "fc9.weight"
+	raw, err := manifest.MarshalConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := artifact.FromBytes(artifact.SHA256, raw)
+	m := b.edited(t, func(m *manifest.Manifest) { m.Config.Digest, m.Config.Size = d, int64(len(raw)) })
+	v, fs := check(t, m, b.fetcher(map[artifact.Digest][]byte{d: raw}, nil))
+	wantIDs(t, "unknown input tensor", fs, artifact.ScalerMismatch)
+	if v.Bundle.InputErr == nil || v.Bundle.InputSize != -1 {
+		t.Errorf("InputErr %v, InputSize %d; want the reason and -1", v.Bundle.InputErr, v.Bundle.InputSize)
+	}
+}

@@ -32,13 +32,3 @@ func readWeights(ra io.ReaderAt, size int64) (*weightsFacts, error) {
 	}
 	return &weightsFacts{header: h, bn: bn}, nil
 }
-
-// inputSize returns the size of the input tensor's axis, or -1 when the
-// tensor or axis is not in the weights (the checks then report it).
-func (w *weightsFacts) inputSize(tensor string, axis int) int64 {
-	n, err := w.header.AxisSize(tensor, axis)
-	if err != nil {
-		return -1
-	}
-	return n
-}
