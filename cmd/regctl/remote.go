@@ -38,7 +38,7 @@ func checkRemote(ctx context.Context, g *globalOptions, s string, opts manifest.
 	rb := &remoteBundle{g: g, ref: ref, c: c}
 	desc, raw, err := c.FetchManifest(ctx, ref.Repo, ref.Reference())
 	if errors.Is(err, artifact.ErrDigestMismatch) {
-		rb.findings = artifact.Findings{mismatchFinding("manifest", ref.Reference(), err)}
+		rb.findings = artifact.Findings{artifact.DigestMismatchFinding("manifest of "+ref.String(), artifact.Digest(ref.Reference()), err)}
 		return rb, nil
 	}
 	if err != nil {
@@ -67,7 +67,7 @@ func (rb *remoteBundle) stream(ctx context.Context, sink blobSink) error {
 	for _, desc := range append([]artifact.Descriptor{*m.Config}, m.Layers...) {
 		err := rb.copyBlob(ctx, desc, sink)
 		if errors.Is(err, artifact.ErrDigestMismatch) || errors.Is(err, artifact.ErrSizeMismatch) {
-			rb.findings = append(rb.findings, mismatchFinding("blob", desc.Digest.String(), err))
+			rb.findings = append(rb.findings, artifact.DigestMismatchFinding("blob", desc.Digest, err))
 			continue
 		}
 		if err != nil {
@@ -97,15 +97,6 @@ func (rb *remoteBundle) copyBlob(ctx context.Context, desc artifact.Descriptor, 
 		return fmt.Errorf("blob %s: %w", desc.Digest, err)
 	}
 	return nil
-}
-
-// mismatchFinding is a digest-mismatch finding for content that did not verify.
-func mismatchFinding(what, name string, err error) artifact.Finding {
-	return artifact.Finding{
-		ID: artifact.DigestMismatch, Severity: artifact.Refuse,
-		Message: fmt.Sprintf("%s %s: %v", what, name, err),
-		Fix:     "the registry holds corrupt content: push the bundle again from the original files",
-	}
 }
 
 // discard is a sink that verifies and keeps nothing.
