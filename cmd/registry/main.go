@@ -117,7 +117,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	go expireUploads(ctx, store.Uploads, cfg.uploadTTL, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("serving", "listen", ln.Addr().String(), "storage", cfg.storage, "upload_ttl", cfg.uploadTTL)
+	log.Info("serving", "listen", ln.Addr().String(), "storage", cfg.storage, "upload_ttl", cfg.uploadTTL.String())
 	select {
 	case err := <-served:
 		return err
@@ -145,7 +145,7 @@ func expireUploads(ctx context.Context, uploads *storage.Uploads, ttl time.Durat
 			continue
 		}
 		if n > 0 {
-			log.Info("expired uploads", "count", n, "ttl", ttl)
+			log.Info("expired uploads", "count", n, "ttl", ttl.String())
 		}
 	}
 }
