@@ -125,7 +125,7 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		req, res := c.Request(), c.Response()
 		attrs := []any{"method", req.Method, "path", req.URL.Path, "status", res.Status,
-			"bytes_in", req.ContentLength, "bytes_out", res.Size, "duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", c.RealIP()}
+			"bytes_in", req.ContentLength, "bytes_out", res.Size, "duration_ms", float64(time.Since(start).Microseconds()) / 1000, "remote", c.RealIP()}
 		level := slog.LevelInfo
 		if logged, ok := c.Get(logErrorKey).(error); ok {
 			attrs = append(attrs, "error", logged.Error())
