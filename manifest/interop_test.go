@@ -1,8 +1,6 @@
 package manifest_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,39 +8,16 @@ import (
 
 	"github.com/normreg/normreg/artifact"
 	"github.com/normreg/normreg/manifest"
+	"github.com/normreg/normreg/manifest/bundletest"
 )
-
-// interopCase is testdata/interop/<case>/case.json: the push flags and the
-// outcome that real PyTorch and scikit-learn output must get.
-type interopCase struct {
-	Push struct {
-		Scaler      *string  `json:"scaler"`
-		Mode        string   `json:"mode"`
-		Features    []string `json:"features"`
-		InputTensor string   `json:"input_tensor"`
-		InputAxis   int      `json:"input_axis"`
-		BatchSize   *int     `json:"batch_size"`
-		Parent      *string  `json:"parent"`
-		BNFrozen    bool     `json:"bn_frozen"`
-		NoScaler    bool     `json:"no_scaler"`
-	} `json:"push"`
-	Expect struct {
-		Outcome  string             `json:"outcome"`
-		Findings []artifact.CheckID `json:"findings"`
-	} `json:"expect"`
-}
 
 const interopDir = "../testdata/interop"
 
 // buildInterop builds a fixture case (its parent first) as regctl push would.
-func buildInterop(t *testing.T, name string) (bundle, interopCase) {
+func buildInterop(t *testing.T, name string) (bundle, *bundletest.InteropCase) {
 	t.Helper()
-	var c interopCase
-	raw, err := os.ReadFile(filepath.Join(interopDir, name, "case.json"))
+	c, err := bundletest.ReadInteropCase(filepath.Join(interopDir, name))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &c); err != nil {
 		t.Fatal(err)
 	}
 	d := manifest.Declared{ModelName: name, Mode: artifact.Mode(c.Push.Mode), Features: c.Push.Features,
@@ -60,7 +35,7 @@ func buildInterop(t *testing.T, name string) (bundle, interopCase) {
 			t.Fatal(err)
 		}
 	}
-	w, err := os.ReadFile(filepath.Join(interopDir, name, "weights.safetensors"))
+	w, err := os.ReadFile(filepath.Join(interopDir, name, c.Push.Weights))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,19 +74,8 @@ func TestInteropFixtures(t *testing.T) {
 // compareBN compares the bnstats layer with what torch held (expected.json).
 func compareBN(t *testing.T, name string, got *artifact.BNStats) {
 	t.Helper()
-	var expected struct {
-		BN map[string]struct {
-			RunningMean       []float64 `json:"running_mean"`
-			RunningVar        []float64 `json:"running_var"`
-			NumBatchesTracked int64     `json:"num_batches_tracked"`
-		} `json:"bn"`
-	}
-	raw, err := os.ReadFile(filepath.Join(interopDir, name, "expected.json"))
+	expected, err := bundletest.ReadInteropExpected(filepath.Join(interopDir, name))
 	if err != nil {
-		t.Fatal(err)
-	}
-	// Python's json.dump writes a NaN scaler value as a bare NaN token (scaler-nan).
-	if err := json.Unmarshal(bytes.ReplaceAll(raw, []byte("NaN"), []byte("null")), &expected); err != nil {
 		t.Fatal(err)
 	}
 	if got == nil || len(got.Layers) != len(expected.BN) {
