@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/normreg/normreg/artifact"
@@ -88,9 +87,6 @@ func (s *server) uploadPatch(c echo.Context, r route) error {
 // body (possibly empty) is the last chunk; the blob is committed only if
 // everything hashes to the digest.
 func (s *server) uploadPut(c echo.Context, r route) error {
-	if err := checkUploadID(r.ref); err != nil {
-		return err
-	}
 	d, err := artifact.ParseDigest(c.QueryParam("digest"))
 	if err != nil {
 		return err
@@ -109,7 +105,7 @@ func (s *server) uploadPut(c echo.Context, r route) error {
 // uploadStatus serves GET /v2/<name>/blobs/uploads/<id>: 204 with the Range
 // the session holds, so a client can resume.
 func (s *server) uploadStatus(c echo.Context, r route) error {
-	size, err := s.sessionSize(c, r)
+	size, err := s.store.Uploads.Size(c.Request().Context(), r.name, r.ref)
 	if err != nil {
 		return err
 	}
@@ -118,37 +114,17 @@ func (s *server) uploadStatus(c echo.Context, r route) error {
 
 // uploadCancel serves DELETE /v2/<name>/blobs/uploads/<id>.
 func (s *server) uploadCancel(c echo.Context, r route) error {
-	if _, err := s.sessionSize(c, r); err != nil {
-		return err
-	}
 	if err := s.store.Uploads.Cancel(c.Request().Context(), r.name, r.ref); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
-// checkUploadID refuses, as an unknown session, an id that is not a
-// canonical uuid, so that no other text reaches a storage key.
-func checkUploadID(id string) error {
-	if u, err := uuid.Parse(id); err != nil || u.String() != id {
-		return fmt.Errorf("%w: %q", storage.ErrUploadUnknown, id)
-	}
-	return nil
-}
-
-// sessionSize returns the size of the session r names.
-func (s *server) sessionSize(c echo.Context, r route) (int64, error) {
-	if err := checkUploadID(r.ref); err != nil {
-		return 0, err
-	}
-	return s.store.Uploads.Size(c.Request().Context(), r.name, r.ref)
-}
-
 // chunkOffset returns where the request's chunk goes: the start of its
 // Content-Range, which must be the session's current size (else
 // storage.ErrRangeInvalid), or the current size when there is none.
 func (s *server) chunkOffset(c echo.Context, r route) (int64, error) {
-	size, err := s.sessionSize(c, r)
+	size, err := s.store.Uploads.Size(c.Request().Context(), r.name, r.ref)
 	if err != nil {
 		return 0, err
 	}
