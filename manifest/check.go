@@ -16,7 +16,8 @@ type CheckOptions struct {
 	ServingFeatures []string
 }
 
-// View is what checking a bundle learned of it, for regctl inspect.
+// View is what checking a bundle learned of it, for regctl inspect. When
+// the config does not match its digest, Config and Bundle are nil.
 type View struct {
 	Digest    artifact.Digest // sha256 of the manifest bytes
 	Manifest  *Manifest
