@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/normreg/normreg/api/client/registrytest"
 )
 
 // TestBinaryExitStatus builds the regctl binary and runs it as a deploy
@@ -16,7 +18,7 @@ func TestBinaryExitStatus(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	host, _ := normregRegistry(t)
+	host, _ := registrytest.Normreg(t)
 	features := filepath.Join(t.TempDir(), "features")
 	os.WriteFile(features, []byte("age,income,tenure_months,balance,num_products,credit_score\n"), 0o644)
 	sh := func(args ...string) (int, string, string) {

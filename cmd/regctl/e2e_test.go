@@ -22,7 +22,7 @@ type registry struct {
 
 // registries starts normreg (fs driver, real HTTP) and CNCF distribution.
 func registries(t *testing.T) []registry {
-	nh, nroot := normregRegistry(t)
+	nh, nroot := registrytest.Normreg(t)
 	dh, droot := registrytest.Distribution(t)
 	return []registry{
 		{"normreg", nh, func(d artifact.Digest) string {
@@ -73,6 +73,18 @@ func deployScript(t *testing.T, reg registry) {
 	}
 	pinned := "team/churn@" + d
 	regctl(t, env, "", "verify", pinned, "--features", features).must(t, exitOK, "verify")
+	serving := filepath.Join(t.TempDir(), "serving.txt")
+	os.WriteFile(serving, []byte("income,age,tenure_months,balance,num_products,credit_score"), 0o644)
+	r := regctl(t, env, "", "verify", pinned, "--features", serving).must(t, exitRefused, "verify with swapped serving features")
+	if ids := findingIDs(r.stderr); !slices.Equal(ids, []string{"scaler-mismatch"}) {
+		t.Fatalf("verify with swapped serving features: findings %v, want scaler-mismatch\n%s", ids, r.stderr)
+	}
+	text := regctl(t, env, "", "inspect", pinned).must(t, exitOK, "inspect").stdout
+	for _, want := range []string{d, "mode           eval", "6: age, income, tenure_months", "net.4", "owner=risk", "findings  0"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("inspect output lacks %q:\n%s", want, text)
+		}
+	}
 	out := filepath.Join(t.TempDir(), "model")
 	if got := regctl(t, env, "", "pull", pinned, "-o", out).must(t, exitOK, "pull").line(); got != out {
 		t.Fatalf("pull printed %q, want %s", got, out)
@@ -118,7 +130,7 @@ func corruptAndPull(t *testing.T, reg registry, env map[string]string, pinned, w
 
 // TestMissingTagExit1 checks an unknown tag is an error naming the OCI code.
 func TestMissingTagExit1(t *testing.T) {
-	host, _ := normregRegistry(t)
+	host, _ := registrytest.Normreg(t)
 	r := regctl(t, map[string]string{}, "", "resolve", host+"/team/none:v1")
 	if r.code != exitError || !strings.Contains(r.stderr, "MANIFEST_UNKNOWN") && !strings.Contains(r.stderr, "NAME_UNKNOWN") {
 		t.Fatalf("exit %d stderr %q; want exit 1 naming the OCI error code", r.code, r.stderr)

@@ -3,13 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/normreg/normreg/api"
-	"github.com/normreg/normreg/storage"
-	"github.com/normreg/normreg/storage/fs"
 )
 
 // result is one regctl invocation's outcome.
@@ -39,17 +34,3 @@ func (r result) must(t *testing.T, want int, what string) result {
 
 // line returns stdout's only line.
 func (r result) line() string { return strings.TrimSpace(r.stdout) }
-
-// normregRegistry serves normreg's API on the fs driver over a real HTTP
-// server; it returns the "host:port" and the storage root.
-func normregRegistry(t *testing.T) (host, root string) {
-	t.Helper()
-	root = t.TempDir()
-	d, err := fs.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.New(api.Config{Store: storage.New(d)}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://"), root
-}

@@ -86,7 +86,7 @@ func pushArgs(t *testing.T, name string, c interopCase, ref string) []string {
 // finding ids; for accepted bundles, the BatchNorm statistics regctl
 // extracted and the scaler it shows equal what torch and sklearn computed.
 func TestInteropFixtures(t *testing.T) {
-	host, _ := normregRegistry(t)
+	host, _ := registrytest.Normreg(t)
 	env := map[string]string{"REGCTL_REGISTRY": host}
 	dirs, err := os.ReadDir(filepath.Join(registrytest.ModuleRoot(), "testdata", "interop"))
 	if err != nil {

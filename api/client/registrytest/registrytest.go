@@ -1,6 +1,6 @@
-// Package registrytest starts real OCI registries and tools for tests: the
-// CNCF distribution binary and the directory of the binaries that
-// scripts/tools.sh installs (distribution, oras, ...).
+// Package registrytest starts real OCI registries and tools for tests:
+// normreg's own registry on the fs driver, the CNCF distribution binary, and
+// the binaries that scripts/tools.sh installs (distribution, oras, ...).
 package registrytest
 
 import (
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/normreg/normreg/api"
+	"github.com/normreg/normreg/storage"
+	"github.com/normreg/normreg/storage/fs"
 )
 
 // Unavailable stops a test that lacks a service: t.Fatal when
@@ -129,4 +134,19 @@ func (w *tail) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return string(w.b)
+}
+
+// Normreg serves normreg's registry API (package api) on the fs driver over
+// a real HTTP server on loopback, closed when the test ends. It returns the
+// "host:port" and the storage root directory.
+func Normreg(t testing.TB) (host, root string) {
+	t.Helper()
+	root = t.TempDir()
+	d, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(api.Config{Store: storage.New(d)}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), root
 }
