@@ -1,0 +1,107 @@
+package artifact
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestSkewFixtures runs the production samples drawn by the fixture
+// generator against their bundle's scaler: the shifted sample is flagged on
+// exactly the two shifted features, the training-like one passes, the
+// per-request standardised one is recognised.
+func TestSkewFixtures(t *testing.T) {
+	for _, name := range []string{"mlp", "cnn"} {
+		st := fixtureStandardizer(t, name)
+		skew := func(file string) *SkewReport {
+			r, err := st.Skew(openRows(t, interopPath(name, file)), DefaultSkewThresholds())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Rows != 500 || !r.Columns.OK() {
+				t.Fatalf("%s %s: %d rows, columns %+v", name, file, r.Rows, r.Columns)
+			}
+			return r
+		}
+		if r := skew("sample-ok.csv"); r.Refused() || r.AlreadyStandardized {
+			t.Errorf("%s sample-ok: flagged %v, standardised %v: %+v", name, r.Flagged(), r.AlreadyStandardized, r.Features)
+		}
+		want := fixtureCase(t, name).Samples.ShiftedFeatures
+		if r := skew("sample-shifted.csv"); !slices.Equal(r.Flagged(), want) || r.AlreadyStandardized {
+			t.Errorf("%s sample-shifted: flagged %v, want %v: %+v", name, r.Flagged(), want, r.Features)
+		}
+		if r := skew("sample-standardized.csv"); !r.AlreadyStandardized || !r.Refused() {
+			t.Errorf("%s sample-standardized: not recognised: %+v", name, r.Features)
+		}
+	}
+}
+
+// TestSkewShiftValue checks the shift of the fixture's shifted features is
+// the generator's +1.5 training std, within sampling noise.
+func TestSkewShiftValue(t *testing.T) {
+	st := fixtureStandardizer(t, "mlp")
+	r, err := st.Skew(openRows(t, interopPath("mlp", "sample-shifted.csv")), DefaultSkewThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range r.Features {
+		if f.Feature == "income" && math.Abs(float64(f.Shift)-1.5) > 0.2 {
+			t.Errorf("income shift %v, want about 1.5", f.Shift)
+		}
+	}
+}
+
+// TestSkewColumns reports missing, extra and out-of-order columns.
+func TestSkewColumns(t *testing.T) {
+	st := &Standardizer{Features: []string{"a", "b", "c"}, Mean: []float64{0, 0, 0}, Scale: []float64{1, 1, 1}}
+	rr, err := NewRowReader(strings.NewReader("c,a,x\n0.1,-0.2,5\n-0.1,0.2,6\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.Skew(rr, DefaultSkewThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.Columns
+	if !slices.Equal(c.Missing, []string{"b"}) || !slices.Equal(c.Extra, []string{"x"}) || !c.OutOfOrder || !r.Refused() {
+		t.Fatalf("columns %+v, refused %v", c, r.Refused())
+	}
+	if r.Features[1].Count != 0 || !math.IsNaN(float64(r.Features[1].Mean)) || len(r.Features[1].Flags) != 0 {
+		t.Errorf("missing feature b has statistics: %+v", r.Features[1])
+	}
+	if r.Features[0].Count != 2 || math.Abs(float64(r.Features[0].Mean)) > 1e-15 {
+		t.Errorf("feature a: %+v", r.Features[0])
+	}
+}
+
+// TestRunningStats compares Welford's running values with two-pass ones.
+func TestRunningStats(t *testing.T) {
+	xs := []float64{1e9 + 4, 1e9 + 7, 1e9 + 13, 1e9 + 16}
+	var r RunningStats
+	for _, x := range xs {
+		r.Add(x)
+	}
+	if r.N != 4 || r.Mean != 1e9+10 || r.Variance() != 22.5 {
+		t.Fatalf("n %d mean %v var %v; want 4, 1e9+10, 22.5", r.N, r.Mean, r.Variance())
+	}
+	if !math.IsNaN(RunningStats{}.Variance()) {
+		t.Error("empty variance is not NaN")
+	}
+}
+
+// TestPSIBins checks the bins and that the normal shares sum to 1.
+func TestPSIBins(t *testing.T) {
+	var sum float64
+	for i := range psiBins {
+		sum += normalShare(i)
+	}
+	if math.Abs(sum-1) > 1e-15 {
+		t.Errorf("shares sum to %v", sum)
+	}
+	for z, want := range map[float64]int{-9: 0, -2: 1, -0.01: 4, 0: 5, 1.99: 8, 2: 9, 50: 9} {
+		if got := psiBin(z); got != want {
+			t.Errorf("psiBin(%v) = %d, want %d", z, got, want)
+		}
+	}
+}
