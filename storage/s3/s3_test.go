@@ -38,7 +38,10 @@ func TestDriver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { noPendingUploads(t, d) })
+		t.Cleanup(func() {
+			noPendingUploads(t, d)
+			removeAll(t, d)
+		})
 		return d
 	})
 }
@@ -53,6 +56,25 @@ func noPendingUploads(t *testing.T, d *Driver) {
 	}
 	for _, up := range out.Uploads {
 		t.Errorf("unfinished multipart upload of %s left behind", aws.ToString(up.Key))
+	}
+}
+
+// removeAll deletes every object under d's prefix, so test runs do not
+// fill the server.
+func removeAll(t *testing.T, d *Driver) {
+	ctx := context.Background()
+	pages := s3.NewListObjectsV2Paginator(d.client, &s3.ListObjectsV2Input{Bucket: &d.bucket, Prefix: aws.String(d.prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Errorf("listing %s: %v", d.prefix, err)
+			return
+		}
+		for _, obj := range page.Contents {
+			if _, err := d.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &d.bucket, Key: obj.Key}); err != nil {
+				t.Errorf("deleting %s: %v", aws.ToString(obj.Key), err)
+			}
+		}
 	}
 }
 
