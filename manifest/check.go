@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/normreg/normreg/artifact"
 	"github.com/normreg/normreg/manifest/bundlepb"
@@ -57,7 +58,8 @@ func Check(ctx context.Context, manifestBytes []byte, f Fetcher, opts CheckOptio
 		return nil, nil, err
 	}
 	v.Bundle = bundleOf(v.Config, opts)
-	if err := v.readWeights(ctx, f); err != nil {
+	fs, err = v.readWeights(ctx, f)
+	if err != nil {
 		return nil, nil, err
 	}
 	fs = append(fs, v.readScaler(ctx, f)...)
@@ -117,15 +119,16 @@ func bundleOf(c *bundlepb.BundleConfig, opts CheckOptions) *artifact.Bundle {
 	}
 }
 
-// readWeights fills the facts read from the weights header and BatchNorm tensors.
-func (v *View) readWeights(ctx context.Context, f Fetcher) error {
+// readWeights fills the facts read from the weights header and BatchNorm
+// tensors, and reports config facts the weights metadata contradicts.
+func (v *View) readWeights(ctx context.Context, f Fetcher) (artifact.Findings, error) {
 	wf, err := readWeights(rangeReader{ctx: ctx, f: f, desc: v.Weights}, v.Weights.Size)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	md, err := artifact.ParseWeightsMetadata(wf.header.Metadata)
 	if err != nil {
-		return fmt.Errorf("%w: weights metadata: %w", ErrInvalidBundle, err)
+		return nil, fmt.Errorf("%w: weights metadata: %w", ErrInvalidBundle, err)
 	}
 	v.Bundle.WeightsDigest = v.Weights.Digest
 	v.Bundle.WeightsScaler = md.ScalerSHA256
@@ -136,7 +139,25 @@ func (v *View) readWeights(ctx context.Context, f Fetcher) error {
 			v.Bundle.InputSize = -1
 		}
 	}
-	return nil
+	return metadataFindings(v.Bundle, md), nil
+}
+
+// metadataFindings reports a config whose mode or feature schema differs
+// from the weights' normreg.* metadata (a bundle assembled by hand; Build
+// refuses such a contradiction).
+func metadataFindings(b *artifact.Bundle, md *artifact.WeightsMetadata) artifact.Findings {
+	var fs artifact.Findings
+	if b.Mode != "" && md.Mode != "" && b.Mode != md.Mode {
+		fs = append(fs, artifact.Finding{ID: artifact.ModeUnknown, Severity: artifact.Refuse,
+			Message: fmt.Sprintf("the config declares mode %s but the weights metadata says %s=%s", b.Mode, artifact.MetaMode, md.Mode),
+			Fix:     "export the weights in eval mode and push them with regctl push, which keeps config and metadata in agreement"})
+	}
+	if b.Features != nil && md.Features != nil && !slices.Equal(b.Features, md.Features) {
+		fs = append(fs, artifact.Finding{ID: artifact.ScalerMismatch, Severity: artifact.Refuse,
+			Message: fmt.Sprintf("the config's features %v differ from the weights metadata %s=%v", b.Features, artifact.MetaFeatures, md.Features),
+			Fix:     "push the bundle with regctl push and the feature list the model was trained on"})
+	}
+	return fs
 }
 
 // readScaler fetches and parses the scaler layer. A scaler that cannot be

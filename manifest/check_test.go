@@ -12,6 +12,7 @@ import (
 
 	"github.com/normreg/normreg/artifact"
 	"github.com/normreg/normreg/manifest"
+	"github.com/normreg/normreg/manifest/bundlepb"
 	"github.com/normreg/normreg/manifest/bundletest"
 )
 
@@ -214,23 +215,49 @@ func TestCheckAgainstParent(t *testing.T) {
 	}
 }
 
-func TestCheckInputTensorMissingFromWeights(t *testing.T) {
-	b := newBundle(t, weights(nil, trained), scaler(), declared())
-	// A hand-assembled bundle whose config names a tensor the weights lack.
+// withConfig returns the bundle's manifest with its config changed by edit
+// (a bundle assembled by hand), and a fetcher serving the new config.
+func (b bundle) withConfig(t *testing.T, edit func(c *bundlepb.BundleConfig)) ([]byte, manifest.Fetcher) {
+	t.Helper()
 	cfg, err := manifest.ParseConfig(b.Blobs[b.Manifest.Config.Digest])
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Input.Tensor = "fc9.weight"
+	edit(cfg)
 	raw, err := manifest.MarshalConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := artifact.FromBytes(artifact.SHA256, raw)
 	m := b.edited(t, func(m *manifest.Manifest) { m.Config.Digest, m.Config.Size = d, int64(len(raw)) })
-	v, fs := check(t, m, b.fetcher(map[artifact.Digest][]byte{d: raw}, nil))
+	return m, b.fetcher(map[artifact.Digest][]byte{d: raw}, nil)
+}
+
+func TestCheckInputTensorMissingFromWeights(t *testing.T) {
+	b := newBundle(t, weights(nil, trained), scaler(), declared())
+	m, f := b.withConfig(t, func(c *bundlepb.BundleConfig) { c.Input.Tensor = "fc9.weight" })
+	v, fs := check(t, m, f)
 	wantIDs(t, "unknown input tensor", fs, artifact.ScalerMismatch)
 	if v.Bundle.InputErr == nil || v.Bundle.InputSize != -1 {
 		t.Errorf("InputErr %v, InputSize %d; want the reason and -1", v.Bundle.InputErr, v.Bundle.InputSize)
+	}
+}
+
+func TestCheckConfigContradictingWeightsMetadata(t *testing.T) {
+	meta := map[string]string{"normreg.mode": "train", "normreg.features": "age,income,tenure"}
+	d := declared()
+	d.Mode = ""
+	b := newBundle(t, weights(meta, trained), scaler(), d)
+	m, f := b.withConfig(t, func(c *bundlepb.BundleConfig) { c.Mode = bundlepb.Mode_MODE_EVAL })
+	_, fs := check(t, m, f)
+	wantIDs(t, "config eval, metadata train", fs, artifact.ModeUnknown)
+
+	m, f = b.withConfig(t, func(c *bundlepb.BundleConfig) {
+		c.Mode = bundlepb.Mode_MODE_EVAL
+		c.Features = []string{"income", "age", "tenure"}
+	})
+	_, fs = check(t, m, f)
+	if ids := fs.IDs(); !slices.Contains(ids, artifact.ModeUnknown) || !slices.Contains(ids, artifact.ScalerMismatch) {
+		t.Errorf("config features permuted against the metadata: %v, want mode-unknown and scaler-mismatch", fs)
 	}
 }
