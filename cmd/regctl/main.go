@@ -36,6 +36,7 @@ func commands(g *globalOptions) []*command {
 	return []*command{
 		newPushCommand(g), newPullCommand(g), newVerifyCommand(g), newInspectCommand(g),
 		newResolveCommand(g), newTagCommand(g), newTagsCommand(g), newLsCommand(g), newLoginCommand(g),
+		newDiffCommand(g), newSkewCommand(g), newStandardizeCommand(g), newServeCommand(g),
 	}
 }
 

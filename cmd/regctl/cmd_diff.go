@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
+)
+
+// diffOptions are diff's flags.
+type diffOptions struct {
+	g           *globalOptions
+	json        bool
+	tensorBytes bool
+}
+
+func newDiffCommand(g *globalOptions) *command {
+	opts := &diffOptions{g: g}
+	fs := g.newFlagSet("diff")
+	fs.BoolVar(&opts.json, "json", false, "print the diff as JSON")
+	fs.BoolVar(&opts.tensorBytes, "tensor-bytes", false, "compare same-shape tensors by a sha256 of their bytes (ranged reads of each tensor)")
+	return &command{
+		name: "diff", usage: "diff REF1 REF2 [--json] [--tensor-bytes]  features, scaler, BatchNorm and weights changes", flags: fs,
+		run: func(ctx context.Context, args []string) error { return runDiff(ctx, *opts, args) },
+	}
+}
+
+// diffOutput is what diff prints with --json.
+type diffOutput struct {
+	From       string          `json:"from"`
+	FromDigest artifact.Digest `json:"from_digest"`
+	To         string          `json:"to"`
+	ToDigest   artifact.Digest `json:"to_digest"`
+	*artifact.BundleDiff
+}
+
+// runDiff reads two bundles' small parts (config, scaler, bnstats) and
+// weights headers, never the whole weights, and prints what changed from
+// REF1 to REF2. Findings of the checks do not stop it: diffing a refused
+// bundle against its predecessor is how one finds what went wrong.
+func runDiff(ctx context.Context, opts diffOptions, args []string) error {
+	if err := wantArgs("diff", args, 2); err != nil {
+		return err
+	}
+	var sides [2]artifact.DiffSide
+	var rbs [2]*remoteBundle
+	for i, ref := range args {
+		side, rb, err := diffSide(ctx, opts, ref)
+		if err != nil {
+			return err
+		}
+		sides[i], rbs[i] = side, rb
+	}
+	d, err := artifact.Diff(sides[0], sides[1])
+	if err != nil {
+		return err
+	}
+	out := diffOutput{From: rbs[0].ref.String(), FromDigest: rbs[0].digest, To: rbs[1].ref.String(), ToDigest: rbs[1].digest, BundleDiff: d}
+	if opts.json {
+		return writeJSON(opts.g.stdout, out)
+	}
+	return out.write(opts.g.stdout)
+}
+
+// diffSide reads what a diff needs of the bundle ref names.
+func diffSide(ctx context.Context, opts diffOptions, ref string) (artifact.DiffSide, *remoteBundle, error) {
+	rb, err := checkRemote(ctx, opts.g, ref, manifest.CheckOptions{}, nil)
+	if err != nil {
+		return artifact.DiffSide{}, nil, err
+	}
+	if rb.view == nil || rb.view.Bundle == nil {
+		printFindings(opts.g.stderr, rb.findings)
+		return artifact.DiffSide{}, nil, refusedError(rb.ref.String(), rb.findings)
+	}
+	b, w := rb.view.Bundle, rb.view.Weights
+	ra := blobRanges{ctx: ctx, rb: rb, blob: w.Digest}
+	h, err := artifact.ReadSafetensorsHeader(io.NewSectionReader(ra, 0, w.Size))
+	if err != nil {
+		return artifact.DiffSide{}, nil, fmt.Errorf("%s weights: %w", rb.ref, err)
+	}
+	side := artifact.DiffSide{Features: b.Features, Scaler: b.Scaler, BN: b.BNLayer, Weights: h, WeightsDigest: w.Digest}
+	if side.BN == nil {
+		side.BN = b.BNWeights
+	}
+	if opts.tensorBytes {
+		side.TensorDigest = func(t artifact.TensorInfo) (artifact.Digest, error) {
+			return ra.sha256Of(h.DataStart+t.Begin, t.Bytes())
+		}
+	}
+	return side, rb, nil
+}
+
+// blobRanges reads one blob of a bundle's repository by ranged requests.
+type blobRanges struct {
+	ctx  context.Context
+	rb   *remoteBundle
+	blob artifact.Digest
+}
+
+// ReadAt implements io.ReaderAt: one ranged request per call.
+func (b blobRanges) ReadAt(p []byte, off int64) (int, error) {
+	rc, err := b.rb.c.FetchBlobRange(b.ctx, b.rb.ref.Repo, b.blob, off, int64(len(p)))
+	if err != nil {
+		return 0, registryError(b.rb.ref.Host, err)
+	}
+	defer rc.Close()
+	return io.ReadFull(rc, p)
+}
+
+// sha256Of returns the digest of length bytes from offset, streamed by one
+// ranged request.
+func (b blobRanges) sha256Of(offset, length int64) (artifact.Digest, error) {
+	rc, err := b.rb.c.FetchBlobRange(b.ctx, b.rb.ref.Repo, b.blob, offset, length)
+	if err != nil {
+		return "", registryError(b.rb.ref.Host, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", err
+	}
+	return artifact.FromHash(artifact.SHA256, h), nil
+}
+
+// write renders the diff as tables.
+func (o diffOutput) write(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "from\t%s@%s\nto\t%s@%s\n", strings.SplitN(o.From, "@", 2)[0], o.FromDigest, strings.SplitN(o.To, "@", 2)[0], o.ToDigest)
+	f := o.Features
+	fmt.Fprintf(tw, "features\tadded %v, removed %v, reordered %v\n", f.Added, f.Removed, f.Reordered)
+	fmt.Fprintln(tw, "\nscaler feature\told mean\tnew mean\tmean shift (old stds)\told std\tnew std\tstd ratio")
+	for _, s := range o.Scaler {
+		fmt.Fprintf(tw, "  %s\t%.6g\t%.6g\t%+.4f\t%.6g\t%.6g\t%.4f\n", s.Feature, float64(s.OldMean), float64(s.NewMean),
+			float64(s.MeanShift), float64(s.OldStd), float64(s.NewStd), float64(s.StdRatio))
+	}
+	fmt.Fprintln(tw, "\nbatchnorm layer\tstatus\tchannels\tmax mean shift (old sqrt var)\tvar ratio\tnum_batches_tracked")
+	for _, l := range o.BatchNorm {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%.4g\t%.4g..%.4g\t%d -> %d\n", l.Layer, l.Status, l.Channels, float64(l.MaxMeanShift),
+			float64(l.MinVarRatio), float64(l.MaxVarRatio), l.OldTracked, l.NewTracked)
+	}
+	o.writeWeights(tw)
+	return tw.Flush()
+}
+
+// writeWeights renders the weights part of the diff.
+func (o diffOutput) writeWeights(w io.Writer) {
+	wd := o.Weights
+	fmt.Fprintf(w, "\nweights\t%s -> %s (same %v)\n", wd.OldDigest, wd.NewDigest, wd.Same)
+	fmt.Fprintf(w, "  added\t%v\n  removed\t%v\n", wd.Added, wd.Removed)
+	for _, c := range wd.Changed {
+		fmt.Fprintf(w, "  changed\t%s: %s\n", c.Name, strings.Join(c.Changes, ", "))
+	}
+	fmt.Fprintf(w, "  unchanged\t%d tensors\n", wd.Unchanged)
+	if len(wd.Unknown) > 0 {
+		fmt.Fprintf(w, "  bytes not compared\t%d tensors of the same shape and dtype (--tensor-bytes compares them)\n", len(wd.Unknown))
+	}
+}

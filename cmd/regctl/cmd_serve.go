@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/normreg/normreg/artifact"
+)
+
+// maxStandardizeBody bounds a POST /v1/standardize request body.
+const maxStandardizeBody = 32 << 20
+
+// serveOptions are serve's flags.
+type serveOptions struct {
+	g      *globalOptions
+	listen string
+}
+
+func newServeCommand(g *globalOptions) *command {
+	opts := &serveOptions{g: g}
+	fs := g.newFlagSet("serve")
+	fs.StringVar(&opts.listen, "listen", "127.0.0.1:8080", "address to serve on")
+	return &command{
+		name: "serve", usage: "serve REF [--listen ADDR]  standardising sidecar; starts only on a verified bundle", flags: fs,
+		run: func(ctx context.Context, args []string) error { return runServe(ctx, *opts, args) },
+	}
+}
+
+// runServe pulls and verifies the bundle REF names (every digest, every
+// check) and, only if nothing refuses it, listens on --listen and serves
+// POST /v1/standardize, GET /healthz and GET /metrics until ctx ends. A
+// refused bundle prints its findings and exits 3 without opening the port.
+func runServe(ctx context.Context, opts serveOptions, args []string) error {
+	if err := wantArgs("serve", args, 1); err != nil {
+		return err
+	}
+	st, rb, err := bundleStandardizer(ctx, opts.g, args[0], discard)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		return usageError("--listen: %w", err)
+	}
+	fmt.Fprintf(opts.g.stderr, "serving %s@%s on http://%s\n", rb.ref.Repo, rb.digest, ln.Addr())
+	srv := &http.Server{Handler: newSidecar(st).routes(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// sidecar is the standardising server: the bundle's scaler and the running
+// statistics of the raw inputs it has seen.
+type sidecar struct {
+	st *artifact.Standardizer
+	mu sync.Mutex
+	m  *artifact.Monitor
+}
+
+func newSidecar(st *artifact.Standardizer) *sidecar {
+	return &sidecar{st: st, m: st.NewMonitor()}
+}
+
+// routes returns the sidecar's handler.
+func (s *sidecar) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/standardize", s.standardize)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /metrics", s.metrics)
+	return mux
+}
+
+// standardizeRequest is the body of POST /v1/standardize: either rows of
+// named features, or columns of values by feature name.
+type standardizeRequest struct {
+	Rows    []map[string]float64 `json:"rows,omitempty"`
+	Columns map[string][]float64 `json:"columns,omitempty"`
+}
+
+// standardize answers with the request's values standardised, in the shape
+// they came in (rows or columns), and adds the raw rows to the statistics.
+// Features that are not exactly the model's are a 400.
+func (s *sidecar) standardize(w http.ResponseWriter, r *http.Request) {
+	var req standardizeRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxStandardizeBody)).Decode(&req); err != nil {
+		httpError(w, http.StatusBadRequest, fmt.Errorf("body: %w", err))
+		return
+	}
+	if (req.Rows == nil) == (req.Columns == nil) {
+		httpError(w, http.StatusBadRequest, errors.New(`body must hold one of "rows" or "columns"`))
+		return
+	}
+	rows := req.Rows
+	if req.Columns != nil {
+		var err error
+		if rows, err = columnsToRows(req.Columns); err != nil {
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+	}
+	out, err := s.apply(rows)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(s.response(out, req.Columns != nil))
+}
+
+// apply standardises every row, and only when all are valid adds their raw
+// values to the statistics. The result is in feature order.
+func (s *sidecar) apply(rows []map[string]float64) ([][]float64, error) {
+	out := make([][]float64, len(rows))
+	for i, row := range rows {
+		z, err := s.st.StandardizeRow(row)
+		if err != nil {
+			return nil, fmt.Errorf("row %d: %w", i, err)
+		}
+		out[i] = z
+	}
+	raw := make([]float64, len(s.st.Features))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, row := range rows {
+		for i, f := range s.st.Features {
+			raw[i] = row[f]
+		}
+		s.m.Add(raw)
+	}
+	return out, nil
+}
+
+// columnsToRows turns columns of equal length into rows.
+func columnsToRows(cols map[string][]float64) ([]map[string]float64, error) {
+	n := -1
+	for name, vals := range cols {
+		if n >= 0 && len(vals) != n {
+			return nil, fmt.Errorf("column %q has %d values, others %d", name, len(vals), n)
+		}
+		n = len(vals)
+	}
+	rows := make([]map[string]float64, max(n, 0))
+	for i := range rows {
+		rows[i] = make(map[string]float64, len(cols))
+		for name, vals := range cols {
+			rows[i][name] = vals[i]
+		}
+	}
+	return rows, nil
+}
+
+// response shapes standardised rows as rows of named values or as columns.
+func (s *sidecar) response(out [][]float64, columns bool) any {
+	if columns {
+		cols := make(map[string][]float64, len(s.st.Features))
+		for i, f := range s.st.Features {
+			cols[f] = make([]float64, len(out))
+			for r := range out {
+				cols[f][r] = out[r][i]
+			}
+		}
+		return map[string]any{"columns": cols}
+	}
+	rows := make([]map[string]float64, len(out))
+	for r, z := range out {
+		rows[r] = make(map[string]float64, len(z))
+		for i, f := range s.st.Features {
+			rows[r][f] = z[i]
+		}
+	}
+	return map[string]any{"rows": rows}
+}
+
+// httpError writes {"error": msg} with status.
+func httpError(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+// metrics writes the Prometheus text exposition of the rows seen and, per
+// feature, the running mean and variance of the raw inputs, the training
+// mean and std, and the standardised shift and std ratio against training.
+func (s *sidecar) metrics(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	rep := s.m.Report(artifact.DefaultSkewThresholds())
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintf(w, "# HELP normreg_rows_total Rows standardised since start.\n# TYPE normreg_rows_total counter\nnormreg_rows_total %d\n", rep.Rows)
+	for _, g := range []struct {
+		name, help string
+		value      func(artifact.FeatureSkew) float64
+	}{
+		{"raw_mean", "Running mean of the raw input values.", func(f artifact.FeatureSkew) float64 { return float64(f.Mean) }},
+		{"raw_variance", "Running variance (ddof 0) of the raw input values.", func(f artifact.FeatureSkew) float64 { return float64(f.Std * f.Std) }},
+		{"training_mean", "The scaler's mean_.", func(f artifact.FeatureSkew) float64 { return float64(f.TrainMean) }},
+		{"training_std", "The scaler's scale_.", func(f artifact.FeatureSkew) float64 { return float64(f.TrainStd) }},
+		{"shift", "Running mean shift in training stds: (mean - mean_) / scale_.", func(f artifact.FeatureSkew) float64 { return float64(f.Shift) }},
+		{"std_ratio", "Running std / scale_.", func(f artifact.FeatureSkew) float64 { return float64(f.StdRatio) }},
+	} {
+		fmt.Fprintf(w, "# HELP normreg_feature_%s %s\n# TYPE normreg_feature_%s gauge\n", g.name, g.help, g.name)
+		for _, f := range rep.Features {
+			fmt.Fprintf(w, "normreg_feature_%s{feature=\"%s\"} %s\n", g.name, escapeLabel(f.Feature), promFloat(g.value(f)))
+		}
+	}
+}
+
+// escapeLabel escapes a Prometheus label value.
+func escapeLabel(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
+
+// promFloat formats a value as Prometheus text does (NaN, +Inf, -Inf).
+func promFloat(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
