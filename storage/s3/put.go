@@ -2,6 +2,7 @@ package s3
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,25 +19,55 @@ import (
 // stream that ends within it is sent with one PutObject, a longer one as a
 // multipart upload with at most Concurrency part buffers of PartSize bytes.
 func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) error {
-	bufSize := d.partSize
-	if size >= 0 && size < bufSize {
-		bufSize = size + 1 // room to see the end of a stream of the declared size
-	}
-	buf := make([]byte, bufSize)
-	n, err := io.ReadFull(r, buf)
-	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		_, err = d.client.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: &d.bucket, Key: aws.String(d.key(key)),
-			Body: bytes.NewReader(buf[:n]), ContentLength: aws.Int64(int64(n)),
-		})
-		return mapErr(key, err)
-	case err != nil:
+	first, more, err := d.firstPart(r, size)
+	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
-	case bufSize < d.partSize:
-		return fmt.Errorf("put %s: stream is longer than the declared %d bytes", key, size)
 	}
-	return d.multipart(ctx, key, buf, r)
+	if more {
+		return d.multipart(ctx, key, first, r)
+	}
+	_, err = d.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &d.bucket, Key: aws.String(d.key(key)),
+		Body: bytes.NewReader(first), ContentLength: aws.Int64(int64(len(first))),
+	})
+	return mapErr(key, err)
+}
+
+// smallBuffer is where a stream of unknown size is read first, so that small
+// objects do not cost a whole part buffer.
+const smallBuffer = 64 << 10
+
+// firstPart reads the start of r: all of it if it ends within a part (more
+// is false), else a full part buffer. A stream of known size is read into a
+// buffer one byte larger, to see its end.
+func (d *Driver) firstPart(r io.Reader, size int64) (buf []byte, more bool, err error) {
+	small := int64(smallBuffer)
+	if size >= 0 {
+		small = size + 1
+	}
+	buf = make([]byte, min(small, d.partSize))
+	n, eof, err := fill(r, buf)
+	switch {
+	case err != nil || eof:
+		return buf[:n], false, err
+	case int64(n) == d.partSize:
+		return buf, true, nil
+	case size >= 0:
+		return nil, false, fmt.Errorf("stream is longer than the declared %d bytes", size)
+	}
+	part := make([]byte, d.partSize)
+	copy(part, buf)
+	m, eof, err := fill(r, part[n:])
+	return part[:n+m], !eof, err
+}
+
+// fill reads r into buf until buf is full or r ends (eof).
+func fill(r io.Reader, buf []byte) (n int, eof bool, err error) {
+	n, err = io.ReadFull(r, buf)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return n, true, nil
+	}
+	return n, false, err
 }
 
 // multipart uploads first and the rest of r as the parts of one multipart
@@ -80,39 +111,42 @@ type upload struct {
 func (u *upload) send(ctx context.Context, first []byte, r io.Reader) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	u.start(ctx, cancel, 1, first, len(first))
-	var err error
-	for number := int32(2); err == nil && u.failed() == nil; number++ {
+	u.start(ctx, cancel, 1, first)
+	err := u.sendRest(ctx, cancel, r)
+	u.wg.Wait()
+	return cmp.Or(err, u.failed())
+}
+
+// sendRest reads the rest of r into free part buffers and starts their
+// uploads, until r ends, reading it fails or a part fails.
+func (u *upload) sendRest(ctx context.Context, cancel context.CancelFunc, r io.Reader) error {
+	for number := int32(2); u.failed() == nil; number++ {
 		buf := <-u.buffers
 		if buf == nil {
 			buf = make([]byte, u.d.partSize)
 		}
-		var n int
-		n, err = io.ReadFull(r, buf)
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			err = io.EOF
+		n, eof, err := fill(r, buf)
+		if err != nil {
+			return err
 		}
-		if n == 0 || err != nil && err != io.EOF {
-			u.buffers <- buf
-			break
+		if n > 0 {
+			u.start(ctx, cancel, number, buf[:n])
 		}
-		u.start(ctx, cancel, number, buf, n)
+		if eof {
+			return nil
+		}
 	}
-	u.wg.Wait()
-	if err != nil && err != io.EOF {
-		return err
-	}
-	return u.failed()
+	return nil
 }
 
-// start uploads buf[:n] as part number in the background and returns buf to
-// the pool when done; a failure cancels ctx.
-func (u *upload) start(ctx context.Context, cancel context.CancelFunc, number int32, buf []byte, n int) {
+// start uploads part in the background and then returns its buffer to the
+// pool; a failure cancels ctx.
+func (u *upload) start(ctx context.Context, cancel context.CancelFunc, number int32, part []byte) {
 	u.wg.Go(func() {
-		defer func() { u.buffers <- buf }()
+		defer func() { u.buffers <- part[:cap(part)] }()
 		out, err := u.d.client.UploadPart(ctx, &s3.UploadPartInput{
 			Bucket: &u.d.bucket, Key: &u.key, UploadId: u.id, PartNumber: aws.Int32(number),
-			Body: bytes.NewReader(buf[:n]), ContentLength: aws.Int64(int64(n)),
+			Body: bytes.NewReader(part), ContentLength: aws.Int64(int64(len(part))),
 		})
 		u.mu.Lock()
 		defer u.mu.Unlock()

@@ -25,6 +25,19 @@ func Run(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
 	t.Run("stores", func(t *testing.T) { runStores(t, newDriver) })
 }
 
+// check is one named test of the suite.
+type check[T any] struct {
+	name string
+	run  func(t *testing.T, x T)
+}
+
+// runTests runs each check as a subtest on a fresh x from newX.
+func runTests[T any](t *testing.T, newX func(t *testing.T) T, checks []check[T]) {
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) { c.run(t, newX(t)) })
+	}
+}
+
 // stream is a reproducible pseudo-random byte stream of a given length that
 // hides its length (like a request body of unknown size).
 type stream struct {

@@ -17,10 +17,8 @@ import (
 
 // runStores checks the stores built on a driver.
 func runStores(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s *storage.Store)
-	}{
+	newStore := func(t *testing.T) *storage.Store { return storage.New(newDriver(t)) }
+	runTests(t, newStore, []check[*storage.Store]{
 		{"Blobs", testBlobs},
 		{"BlobMismatch", testBlobMismatch},
 		{"Manifests", testManifests},
@@ -31,10 +29,7 @@ func runStores(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
 		{"Uploads", testUploads},
 		{"UploadExpire", testUploadExpire},
 		{"InvalidNames", testInvalidNames},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, storage.New(newDriver(t))) })
-	}
+	})
 }
 
 // digestOf returns the digest of s under alg.
