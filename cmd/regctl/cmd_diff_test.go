@@ -1,0 +1,50 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/normreg/normreg/api/client/registrytest"
+	"github.com/normreg/normreg/artifact"
+)
+
+// TestDiffFineTunes pushes mlp and two fine-tunes of it to a real registry:
+// diff to the proper fine-tune reports both BatchNorm layers moved
+// (num_batches_tracked 160 -> 192); diff to the stale fine-tune (pushed
+// without --parent, so the registry holds it) reports them unchanged while
+// the weights changed.
+func TestDiffFineTunes(t *testing.T) {
+	host, _ := registrytest.Normreg(t)
+	env := map[string]string{"REGCTL_REGISTRY": host}
+	base := pushCase(t, env, "mlp", "diff/mlp")
+	for name, want := range map[string]string{"finetune-ok": artifact.BNMoved, "finetune-stale": artifact.BNUnchanged} {
+		other := pushCase(t, env, name, "diff/"+name)
+		for _, extra := range [][]string{nil, {"--tensor-bytes"}} {
+			r := regctl(t, env, "", append([]string{"diff", base, other, "--json"}, extra...)...).must(t, exitOK, "diff to "+name)
+			var d diffOutput
+			if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+				t.Fatalf("%v\n%s", err, r.stdout)
+			}
+			if len(d.BatchNorm) != 2 || d.BatchNorm[0].Status != want || d.BatchNorm[1].Status != want {
+				t.Errorf("%s: BatchNorm %+v, want both %s", name, d.BatchNorm, want)
+			}
+			if d.Weights.Same || len(d.Scaler) != 6 || d.Scaler[1].MeanShift != 0 {
+				t.Errorf("%s: weights same %v, scaler %+v", name, d.Weights.Same, d.Scaler)
+			}
+			if bytesCompared := len(d.Weights.Unknown) == 0; bytesCompared != (extra != nil) {
+				t.Errorf("%s %v: %d tensors' bytes not compared", name, extra, len(d.Weights.Unknown))
+			}
+		}
+		text := regctl(t, env, "", "diff", base, other).must(t, exitOK, "diff text").stdout
+		if !strings.Contains(text, "net.1") || !strings.Contains(text, " "+want+" ") {
+			t.Errorf("%s: text diff lacks %q:\n%s", name, want, text)
+		}
+	}
+	r := regctl(t, env, "", "diff", base, pushCase(t, env, "finetune-ok", "diff/ok2"), "--json").must(t, exitOK, "diff")
+	var d diffOutput
+	json.Unmarshal([]byte(r.stdout), &d)
+	if l := d.BatchNorm[0]; l.OldTracked != 160 || l.NewTracked != 192 || l.MaxMeanShift <= 0 {
+		t.Errorf("net.1: %+v; want num_batches_tracked 160 -> 192 and a mean shift", l)
+	}
+}

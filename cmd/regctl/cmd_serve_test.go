@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/normreg/normreg/api/client"
+	"github.com/normreg/normreg/api/client/registrytest"
+	"github.com/normreg/normreg/manifest"
+)
+
+// pushUnchecked stores an interop case's bundle in repo:v1 without running
+// the checks (as another OCI client would), and returns repo@digest.
+func pushUnchecked(t *testing.T, host, name, repo string) string {
+	t.Helper()
+	var c interopCase
+	readJSON(t, fixture(name, "case.json"), &c)
+	w, err := os.Open(fixture(name, c.Push.Weights))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	st, _ := w.Stat()
+	scaler, err := os.ReadFile(fixture(name, *c.Push.Scaler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := manifest.Build(w, st.Size(), scaler, manifest.Declared{ModelName: repo, Mode: "eval",
+		Features: c.Push.Features, InputTensor: c.Push.InputTensor, InputAxis: c.Push.InputAxis, BatchSize: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cl := client.New(host, client.Options{PlainHTTP: true})
+	g := newGlobalOptions(strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}, func(string) string { return "" }, false)
+	if err := upload(ctx, g, cl, repo, built, w); err != nil {
+		t.Fatal(err)
+	}
+	d, err := cl.PushManifest(ctx, repo, "v1", manifest.MediaTypeImageManifest, built.ManifestBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo + "@" + d.String()
+}
+
+// TestServeRefusesMismatchedScaler serves a bundle whose scaler was refit on
+// other data: serve exits 3 with the finding and the port is never opened.
+func TestServeRefusesMismatchedScaler(t *testing.T) {
+	host, _ := registrytest.Normreg(t)
+	env := map[string]string{"REGCTL_REGISTRY": host}
+	pinned := pushUnchecked(t, host, "scaler-refit", "serve/refit")
+	addr := registrytest.FreeAddr(t)
+	r := regctl(t, env, "", "serve", pinned, "--listen", addr).must(t, exitRefused, "serve of a mismatched scaler")
+	if !strings.Contains(r.stderr, "refuse scaler-mismatch:") || strings.Contains(r.stderr, "serving") {
+		t.Errorf("stderr %q; want the scaler-mismatch finding and no serving", r.stderr)
+	}
+	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		conn.Close()
+		t.Fatalf("port %s is open after a refused serve", addr)
+	}
+}
+
+// TestServeStandardizes serves mlp's bundle: /healthz answers, a request
+// of rows and one of columns get sklearn's values, /metrics shows the raw
+// inputs' running mean, and cancelling stops the server with exit 0.
+func TestServeStandardizes(t *testing.T) {
+	host, _ := registrytest.Normreg(t)
+	env := map[string]string{"REGCTL_REGISTRY": host}
+	pinned := pushCase(t, env, "mlp", "serve/mlp")
+	addr := registrytest.FreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr bytes.Buffer
+	done := make(chan int)
+	go func() {
+		g := newGlobalOptions(strings.NewReader(""), &bytes.Buffer{}, &stderr, func(k string) string { return env[k] }, false)
+		done <- run(ctx, []string{"serve", pinned, "--listen", addr}, g)
+	}()
+	base := "http://" + addr
+	waitHealthy(t, base+"/healthz", done)
+	header, raw := readCSV(t, fixture("mlp", "raw.csv"))
+	rows := make([]map[string]float64, len(raw))
+	cols := map[string][]float64{}
+	for i, vals := range raw {
+		rows[i] = map[string]float64{}
+		for j, f := range header {
+			rows[i][f] = vals[j]
+			cols[f] = append(cols[f], vals[j])
+		}
+	}
+	var byRows struct{ Rows []map[string]float64 }
+	postJSON(t, base+"/v1/standardize", map[string]any{"rows": rows}, http.StatusOK, &byRows)
+	var byCols struct{ Columns map[string][]float64 }
+	postJSON(t, base+"/v1/standardize", map[string]any{"columns": cols}, http.StatusOK, &byCols)
+	got, gotCols := make([][]float64, len(raw)), make([][]float64, len(raw))
+	for i := range raw {
+		for _, f := range header {
+			got[i], gotCols[i] = append(got[i], byRows.Rows[i][f]), append(gotCols[i], byCols.Columns[f][i])
+		}
+	}
+	assertSklearn(t, "mlp", got)
+	assertSklearn(t, "mlp", gotCols)
+	postJSON(t, base+"/v1/standardize", map[string]any{"rows": []map[string]float64{{"age": 1}}}, http.StatusBadRequest, nil)
+	assertMetricMean(t, base+"/metrics", cols["age"])
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("serve exited %d after cancel: %s", code, stderr.String())
+	}
+}
+
+// waitHealthy polls url until it answers 200; it fails if serve exits first.
+func waitHealthy(t *testing.T, url string, done chan int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d before serving", code)
+		default:
+		}
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	t.Fatal("serve never became healthy")
+}
+
+// postJSON posts body and decodes the answer into out, wanting status.
+func postJSON(t *testing.T, url string, body any, status int, out any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != status {
+		t.Fatalf("POST %s: status %d, want %d", url, resp.StatusCode, status)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// assertMetricMean checks /metrics' running mean of age against the mean of
+// the values sent (twice: once as rows, once as columns).
+func assertMetricMean(t *testing.T, url string, ages []float64) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var text bytes.Buffer
+	text.ReadFrom(resp.Body)
+	var sum float64
+	for _, a := range ages {
+		sum += a
+	}
+	want := sum / float64(len(ages))
+	prefix := `normreg_feature_raw_mean{feature="age"} `
+	for _, line := range strings.Split(text.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			got, err := strconv.ParseFloat(v, 64)
+			if err != nil || (got-want)/want > 1e-12 || (want-got)/want > 1e-12 {
+				t.Errorf("metric %s, want %v", line, want)
+			}
+			if !strings.Contains(text.String(), fmt.Sprintf("normreg_rows_total %d\n", 2*len(ages))) {
+				t.Errorf("rows total wrong:\n%s", text.String())
+			}
+			return
+		}
+	}
+	t.Fatalf("no %s in /metrics:\n%s", prefix, text.String())
+}
