@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/normreg/normreg/api/client"
 	"github.com/normreg/normreg/api/client/registrytest"
+	"github.com/normreg/normreg/artifact"
 	"github.com/normreg/normreg/manifest"
 )
 
@@ -53,9 +57,10 @@ func pushUnchecked(t *testing.T, host, name, repo string) string {
 }
 
 // TestServeRefusesMismatchedScaler serves a bundle whose scaler was refit on
-// other data: serve exits 3 with the finding and the port is never opened.
+// other data, stored in a registry that runs no checks (CNCF distribution):
+// serve exits 3 with the finding and the port is never opened.
 func TestServeRefusesMismatchedScaler(t *testing.T) {
-	host, _ := registrytest.Normreg(t)
+	host, _ := registrytest.Distribution(t)
 	env := map[string]string{"REGCTL_REGISTRY": host}
 	pinned := pushUnchecked(t, host, "scaler-refit", "serve/refit")
 	addr := registrytest.FreeAddr(t)
@@ -184,4 +189,39 @@ func assertMetricMean(t *testing.T, url string, ages []float64) {
 		}
 	}
 	t.Fatalf("no %s in /metrics:\n%s", prefix, text.String())
+}
+
+// BenchmarkServeRow100 posts one row of 100 features to the sidecar over
+// loopback HTTP and reports the p50 and p99 latency (the target:
+// p99 under 1 ms). Run: go test -run '^$' -bench ServeRow100 ./cmd/regctl
+func BenchmarkServeRow100(b *testing.B) {
+	st := &artifact.Standardizer{}
+	row := map[string]float64{}
+	for i := range 100 {
+		f := "f" + strconv.Itoa(i)
+		st.Features, st.Mean, st.Scale = append(st.Features, f), append(st.Mean, float64(i)), append(st.Scale, 1+float64(i)/10)
+		row[f] = float64(i) * 1.5
+	}
+	srv := httptest.NewServer(newSidecar(st).routes())
+	defer srv.Close()
+	body, _ := json.Marshal(map[string]any{"rows": []map[string]float64{row}})
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		resp, err := srv.Client().Post(srv.URL+"/v1/standardize", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
