@@ -99,6 +99,9 @@ func readSkew(opts skewOptions, st *artifact.Standardizer) (*artifact.SkewReport
 	if err != nil {
 		return nil, usageError("--data %s: %w", opts.data, err)
 	}
+	if rep.Rows == 0 {
+		return nil, usageError("--data %s has a header but no rows", opts.data)
+	}
 	return rep, nil
 }
 
