@@ -39,7 +39,7 @@ func (s *server) tagsList(c echo.Context, r route) error {
 
 // catalog serves GET /v2/_catalog[?n=&last=].
 func (s *server) catalog(c echo.Context, _ route) error {
-	repos, err := paginate(c, "/v2/_catalog", s.store.Manifests.Repositories)
+	repos, err := paginate(c, "/v2/_catalog", s.pullable(c, s.store.Manifests.Repositories))
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,8 @@ var errorTable = []errorKind{
 	{storage.ErrManifestUnknown, "MANIFEST_UNKNOWN", http.StatusNotFound, "manifest unknown"},
 	{storage.ErrUploadUnknown, "BLOB_UPLOAD_UNKNOWN", http.StatusNotFound, "blob upload unknown to registry"},
 	{storage.ErrRangeInvalid, "BLOB_UPLOAD_INVALID", http.StatusRequestedRangeNotSatisfiable, "requested range not satisfiable"},
+	{errUnauthorized, "UNAUTHORIZED", http.StatusUnauthorized, "authentication required"},
+	{errDenied, "DENIED", http.StatusForbidden, "requested access to the resource is denied"},
 	{storage.ErrTagImmutable, "DENIED", http.StatusForbidden, "tag is immutable"},
 	{errUploadInvalid, "BLOB_UPLOAD_INVALID", http.StatusBadRequest, "blob upload invalid"},
 	{artifact.ErrDigestMismatch, "DIGEST_INVALID", http.StatusBadRequest, "provided digest did not match uploaded content"},

@@ -18,6 +18,7 @@ import (
 type Config struct {
 	Store  *storage.Store
 	Logger *slog.Logger // request and error log; nil discards
+	Auth   *Auth        // access control (LoadAuth); nil leaves the registry open
 }
 
 // handler serves one endpoint and method for a parsed route.
@@ -27,6 +28,7 @@ type handler func(c echo.Context, r route) error
 type server struct {
 	store  *storage.Store
 	log    *slog.Logger
+	auth   *Auth
 	routes map[endpoint]map[string]handler
 }
 
@@ -38,12 +40,12 @@ func New(cfg Config) *echo.Echo {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{store: cfg.Store, log: log}
+	s := &server{store: cfg.Store, log: log, auth: cfg.Auth}
 	s.routes = s.dispatchTable()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = writeError
-	e.Use(s.logRequests, apiVersionHeader)
+	e.Use(s.logRequests, apiVersionHeader, s.authenticate)
 	e.GET("/healthz", healthz)
 	e.GET("/readyz", s.readyz)
 	e.Any("/v2", s.dispatch)
