@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
 )
 
 // Manifests keeps manifests per repository, the referrers index and the
@@ -26,10 +27,6 @@ type manifestLink struct {
 	MediaType string          `json:"mediaType"`
 	Subject   artifact.Digest `json:"subject,omitempty"`
 }
-
-// maxManifestSize bounds a manifest read whole; it matches the manifest
-// package's MaxSize, which the API enforces before Put.
-const maxManifestSize = 4 << 20
 
 // maxLinkSize bounds the small JSON objects the stores keep (links, tag
 // states, moves, descriptors, upload sessions).
@@ -91,7 +88,7 @@ func (m *Manifests) Get(ctx context.Context, repo string, d artifact.Digest) (Ma
 	if err != nil {
 		return Manifest{}, err
 	}
-	data, _, err := m.d.Get(ctx, blobKey(d), maxManifestSize)
+	data, _, err := m.d.Get(ctx, blobKey(d), manifest.MaxSize)
 	if err != nil {
 		return Manifest{}, manifestUnknown(repo, d, err)
 	}
