@@ -1,0 +1,45 @@
+// Command normreg-bench measures normreg beside what users would pick instead
+// (oras, CNCF distribution, aws s3 cp, the AWS SDK), on the same machine and
+// the same files, and prints one table with ratios (also written as JSON).
+//
+//	normreg-bench run -tools DIR -regctl BIN -registry BIN [-sizes 1GiB,4GiB] [-work DIR] [-json FILE]
+//	normreg-bench compare A.json B.json
+//	normreg-bench s3put|s3get -file F -key K   (children of run: the direct SDK transfers)
+//
+// run needs the S3 variables scripts/s3.sh prints (NORMREG_TEST_S3_ENDPOINT,
+// NORMREG_TEST_S3_BUCKET, AWS_*). Everything listens on 127.0.0.1 only.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := dispatch(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "normreg-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// dispatch runs the subcommand args[0] with the rest of args.
+func dispatch(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: normreg-bench run|compare|s3put|s3get ...")
+	}
+	switch args[0] {
+	case "run":
+		return runBench(ctx, args[1:])
+	case "compare":
+		return compare(args[1:])
+	case "s3put":
+		return s3Transfer(ctx, args[1:], s3Put)
+	case "s3get":
+		return s3Transfer(ctx, args[1:], s3Get)
+	}
+	return fmt.Errorf("unknown subcommand %q", args[0])
+}

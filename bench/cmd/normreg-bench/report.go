@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+)
+
+// Row is one measurement. Key identifies it across runs (compare matches on it).
+type Row struct {
+	Key   string  `json:"key"`
+	Group string  `json:"group"`
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"` // s, ms, req/s, bytes
+	// Bases are the Keys of the rows this one is compared with; Ratios[i] > 1
+	// means this row is better than Bases[i] (faster, more requests, fewer bytes).
+	Bases        []string  `json:"bases,omitempty"`
+	Ratios       []float64 `json:"ratios,omitempty"`
+	MBps         float64   `json:"mb_per_s,omitempty"`
+	ServerRSSMiB float64   `json:"server_rss_mib,omitempty"`
+	ClientRSSMiB float64   `json:"client_rss_mib,omitempty"`
+}
+
+// Report is a run: the machine and the rows.
+type Report struct {
+	Machine string `json:"machine"`
+	Rows    []Row  `json:"rows"`
+}
+
+// add appends r, printing it as it comes (long runs show progress).
+func (rep *Report) add(r Row) {
+	rep.Rows = append(rep.Rows, r)
+	fmt.Fprintf(os.Stderr, "bench: %-10s %-44s %10.3f %s\n", r.Group, r.Name, r.Value, r.Unit)
+}
+
+// lowerIsBetter reports whether a smaller value of unit is better.
+func lowerIsBetter(unit string) bool { return unit != "req/s" }
+
+// ratio is how many times better a is than b in unit.
+func ratio(a, b float64, unit string) float64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if lowerIsBetter(unit) {
+		return b / a
+	}
+	return a / b
+}
+
+// fillRatios computes every row's Ratios against its Bases.
+func (rep *Report) fillRatios() {
+	byKey := map[string]Row{}
+	for _, r := range rep.Rows {
+		byKey[r.Key] = r
+	}
+	for i, r := range rep.Rows {
+		rep.Rows[i].Ratios = nil
+		for _, base := range r.Bases {
+			rep.Rows[i].Ratios = append(rep.Rows[i].Ratios, ratio(r.Value, byKey[base].Value, r.Unit))
+		}
+	}
+}
+
+// print writes the table: one line a row, the ratio against its base.
+func (rep *Report) print(w io.Writer) {
+	fmt.Fprintf(w, "machine: %s\n\n", rep.Machine)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.Debug)
+	fmt.Fprintln(tw, "group\tmeasurement\tvalue\tMB/s\tregistry RSS MiB\tclient RSS MiB\tbetter than (ratio)\t")
+	for _, r := range rep.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Group, r.Name, value(r.Value, r.Unit),
+			opt(r.MBps, "%.0f"), opt(r.ServerRSSMiB, "%.0f"), opt(r.ClientRSSMiB, "%.0f"), ratios(r))
+	}
+	tw.Flush()
+}
+
+// ratios formats a row's ratios as "1.32x KEY; ...".
+func ratios(r Row) string {
+	var parts []string
+	for i, base := range r.Bases {
+		if i < len(r.Ratios) {
+			parts = append(parts, fmt.Sprintf("%.2fx %s", r.Ratios[i], base))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// value formats a measurement with its unit.
+func value(v float64, unit string) string {
+	if unit == "bytes" || unit == "req/s" {
+		return fmt.Sprintf("%.0f %s", v, unit)
+	}
+	return fmt.Sprintf("%.3f %s", v, unit)
+}
+
+// opt formats v, or "" when it was not measured.
+func opt(v float64, format string) string {
+	if v == 0 {
+		return ""
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// save writes the report as JSON.
+func (rep *Report) save(path string) error {
+	raw, err := json.MarshalIndent(rep, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(raw, '\n'), 0o644)
+}
+
+// load reads a report written by save.
+func load(path string) (Report, error) {
+	var rep Report
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return rep, err
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return rep, fmt.Errorf("%s: %w", path, err)
+	}
+	return rep, nil
+}
+
+// compare prints, for every row in both runs A and B, how many times better B is than A.
+func compare(args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("usage: normreg-bench compare A.json B.json")
+	}
+	a, err := load(args[0])
+	if err != nil {
+		return err
+	}
+	b, err := load(args[1])
+	if err != nil {
+		return err
+	}
+	old := map[string]Row{}
+	for _, r := range a.Rows {
+		old[r.Key] = r
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.Debug)
+	fmt.Fprintf(tw, "measurement\tA\tB\tB better by\t\n")
+	for _, r := range b.Rows {
+		if o, ok := old[r.Key]; ok {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.2fx\t\n", strings.TrimSpace(r.Group+" "+r.Name),
+				value(o.Value, o.Unit), value(r.Value, r.Unit), ratio(r.Value, o.Value, r.Unit))
+		}
+	}
+	return tw.Flush()
+}

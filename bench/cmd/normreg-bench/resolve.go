@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// resolveDuration is how long each concurrency level of the tag-resolve load runs.
+const resolveDuration = 3 * time.Second
+
+// resolveGroup measures HEAD manifest by tag on normreg (fs) and
+// distribution at 1, 8 and 32 concurrent clients.
+func (b *bench) resolveGroup(ctx context.Context) error {
+	small, err := genBundle(b.root, b.work+"/small", 1<<20, 1)
+	if err != nil {
+		return err
+	}
+	for _, s := range []serverStarter{{"normreg-fs", b.startNormregFS}, {"distribution", b.startDistribution}} {
+		if err := b.resolveOn(ctx, s, small); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolveOn pushes a small bundle to a fresh s and runs the load against its tag.
+func (b *bench) resolveOn(ctx context.Context, s serverStarter, f bundleFiles) error {
+	srv, err := s.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	if _, err := runTimed(ctx, "", nil, b.clients()[0].push(srv.addr+"/bench/model:v1", f)...); err != nil {
+		return err
+	}
+	url := "http://" + srv.addr + "/v2/bench/model/manifests/v1"
+	for _, n := range []int{1, 8, 32} {
+		srv.resetPeak()
+		lat, err := hammer(ctx, url, n, resolveDuration)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		b.addResolve(s.name, n, lat, srv.peakMiB())
+	}
+	return nil
+}
+
+// addResolve records p50, p99 and req/s of one load run.
+func (b *bench) addResolve(server string, n int, lat []time.Duration, rss float64) {
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / 1e6 }
+	key := func(s, m string) string { return fmt.Sprintf("resolve/c%d/%s/%s", n, s, m) }
+	var bases func(string) []string = func(m string) []string {
+		if server == "distribution" {
+			return nil
+		}
+		return []string{key("distribution", m)}
+	}
+	g := fmt.Sprintf("resolve c=%d", n)
+	b.rep.add(Row{Key: key(server, "p50"), Group: g, Name: server + " p50", Value: q(0.50), Unit: "ms", Bases: bases("p50")})
+	b.rep.add(Row{Key: key(server, "p99"), Group: g, Name: server + " p99", Value: q(0.99), Unit: "ms", Bases: bases("p99")})
+	b.rep.add(Row{Key: key(server, "rps"), Group: g, Name: server + " req/s", Value: float64(len(lat)) / resolveDuration.Seconds(),
+		Unit: "req/s", Bases: bases("rps"), ServerRSSMiB: rss})
+}
+
+// hammer sends HEAD url from n goroutines for d and returns every latency;
+// any answer but 200 is an error.
+func hammer(ctx context.Context, url string, n int, d time.Duration) ([]time.Duration, error) {
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	defer hc.CloseIdleConnections()
+	deadline := time.Now().Add(d)
+	var (
+		mu    sync.Mutex
+		all   []time.Duration
+		first error
+		wg    sync.WaitGroup
+	)
+	for range n {
+		wg.Go(func() {
+			lat, err := headLoop(ctx, hc, url, deadline)
+			mu.Lock()
+			defer mu.Unlock()
+			all = append(all, lat...)
+			if first == nil {
+				first = err
+			}
+		})
+	}
+	wg.Wait()
+	return all, first
+}
+
+// headLoop sends HEAD url one after another until deadline.
+func headLoop(ctx context.Context, hc *http.Client, url string, deadline time.Time) ([]time.Duration, error) {
+	var lat []time.Duration
+	for time.Now().Before(deadline) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
+		if err != nil {
+			return lat, err
+		}
+		req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json")
+		start := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			return lat, err
+		}
+		resp.Body.Close()
+		lat = append(lat, time.Since(start))
+		if resp.StatusCode != http.StatusOK {
+			return lat, fmt.Errorf("HEAD %s: %s", url, resp.Status)
+		}
+	}
+	return lat, nil
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// bench is one run's configuration and report.
+type bench struct {
+	root     string // the normreg checkout (for the fixture)
+	work     string // scratch directory, emptied as the run goes
+	tools    string // directory of oras and distribution (scripts/tools.sh)
+	regctl   string // the regctl binary
+	registry string // normreg's registry binary
+	self     string // this binary (children run its s3put/s3get)
+	s3       s3Config
+	rep      Report
+}
+
+// runBench parses run's flags, runs every group and prints and saves the table.
+func runBench(ctx context.Context, args []string) error {
+	b := &bench{}
+	fl := flag.NewFlagSet("run", flag.ContinueOnError)
+	fl.StringVar(&b.root, "root", ".", "the normreg checkout")
+	fl.StringVar(&b.work, "work", "", "scratch directory (default: a new one under $TMPDIR, removed after)")
+	fl.StringVar(&b.tools, "tools", "", "directory holding oras and distribution (scripts/tools.sh prints it)")
+	fl.StringVar(&b.regctl, "regctl", "", "regctl binary")
+	fl.StringVar(&b.registry, "registry", "", "normreg registry binary")
+	sizes := fl.String("sizes", "1GiB,4GiB", "weights sizes for the push/pull groups")
+	verifySizes := fl.String("verify-sizes", "16MiB,256MiB,1GiB", "bundle sizes for regctl verify/pull timing")
+	jsonOut := fl.String("json", "bench.json", "where to write the report as JSON")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if err := b.setup(); err != nil {
+		return err
+	}
+	defer os.RemoveAll(b.work)
+	if err := b.all(ctx, *sizes, *verifySizes); err != nil {
+		return err
+	}
+	b.rep.fillRatios()
+	b.rep.print(os.Stdout)
+	return b.rep.save(*jsonOut)
+}
+
+// setup checks the configuration and fills the defaults.
+func (b *bench) setup() error {
+	var err error
+	if b.self, err = os.Executable(); err != nil {
+		return err
+	}
+	if b.s3, err = s3FromEnv(); err != nil {
+		return err
+	}
+	for _, p := range []*string{&b.regctl, &b.registry, &b.root} {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return err
+		}
+	}
+	if b.work == "" {
+		b.work, err = os.MkdirTemp("", "normreg-bench-")
+	}
+	b.rep.Machine = machine()
+	return err
+}
+
+// all runs every group in turn.
+func (b *bench) all(ctx context.Context, sizes, verifySizes string) error {
+	ss, err := parseSizes(sizes)
+	if err != nil {
+		return err
+	}
+	vs, err := parseSizes(verifySizes)
+	if err != nil {
+		return err
+	}
+	for _, size := range ss {
+		if err := b.sizeGroups(ctx, size); err != nil {
+			return err
+		}
+	}
+	if err := b.resolveGroup(ctx); err != nil {
+		return err
+	}
+	if err := b.verifyGroup(ctx, vs); err != nil {
+		return err
+	}
+	return b.dedupGroup(ctx)
+}
+
+// sizeGroups runs the floor, the 2×2 and the S3 group on one weights file.
+func (b *bench) sizeGroups(ctx context.Context, size int64) error {
+	dir := filepath.Join(b.work, "in")
+	defer os.RemoveAll(dir)
+	files, err := genBundle(b.root, dir, size, uint64(size))
+	if err != nil {
+		return err
+	}
+	label := sizeLabel(size)
+	if err := b.floor(label, files); err != nil {
+		return err
+	}
+	if err := b.matrix(ctx, label, files); err != nil {
+		return err
+	}
+	return b.s3Group(ctx, label, files)
+}
+
+// parseSizes reads a comma-separated list of sizes such as "16MiB,1GiB".
+func parseSizes(s string) ([]int64, error) {
+	var out []int64
+	for f := range strings.SplitSeq(s, ",") {
+		num, unit := f, int64(1)
+		for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+			if n, ok := strings.CutSuffix(f, suffix); ok {
+				num, unit = n, m
+			}
+		}
+		n, err := strconv.ParseFloat(num, 64)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad size %q (want e.g. 256MiB or 4GiB)", f)
+		}
+		out = append(out, int64(n*float64(unit)))
+	}
+	return out, nil
+}
+
+// sizeLabel writes a size as GiB or MiB.
+func sizeLabel(n int64) string {
+	if n >= 1<<30 {
+		return strconv.FormatFloat(float64(n)/(1<<30), 'g', 3, 64) + "GiB"
+	}
+	return strconv.FormatFloat(float64(n)/(1<<20), 'g', 3, 64) + "MiB"
+}
+
+// machine describes the CPU, core count and memory.
+func machine() string {
+	cpu, mem := "unknown CPU", ""
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(raw)) {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		mem, _, _ = strings.Cut(string(raw), "\n")
+		mem = strings.Join(strings.Fields(mem), " ")
+	}
+	return fmt.Sprintf("%s, %d cores, %s, %s", cpu, runtime.NumCPU(), mem, runtime.Version())
+}

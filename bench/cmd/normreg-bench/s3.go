@@ -1,0 +1,234 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// The direct SDK transfers use normreg's defaults: 16 MiB parts, 4 uploads
+// at once; downloads fetch 16 MiB ranges, 8 at once.
+const (
+	partSize       = 16 << 20
+	putConcurrency = 4
+	getConcurrency = 8
+	normregPrefix  = "bench-normreg" // where normreg-s3 keeps its data in the bucket
+	directKey      = "bench-direct"  // the object of the direct transfers
+)
+
+// s3Config is the S3 server scripts/s3.sh started.
+type s3Config struct{ endpoint, bucket, region string }
+
+// s3FromEnv reads NORMREG_TEST_S3_ENDPOINT, NORMREG_TEST_S3_BUCKET and AWS_REGION.
+func s3FromEnv() (s3Config, error) {
+	c := s3Config{os.Getenv("NORMREG_TEST_S3_ENDPOINT"), os.Getenv("NORMREG_TEST_S3_BUCKET"), os.Getenv("AWS_REGION")}
+	if c.endpoint == "" || c.bucket == "" {
+		return c, fmt.Errorf(`no S3 server: run eval "$(scripts/s3.sh start)" first`)
+	}
+	if c.region == "" {
+		c.region = "us-east-1"
+	}
+	return c, nil
+}
+
+// s3Client is an SDK client of c (path-style, checksums only when required, as storage/s3).
+func (c s3Config) client(ctx context.Context) (*s3.Client, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(c.region))
+	if err != nil {
+		return nil, err
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint, o.UsePathStyle = aws.String(c.endpoint), true
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	}), nil
+}
+
+// s3Group measures normreg on S3 beside aws s3 cp and the direct SDK transfers.
+func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles) error {
+	defer b.s3Clean(ctx)
+	g := label + " s3"
+	srv, err := b.startNormregS3(ctx)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	ref := srv.addr + "/bench/model:v1"
+	out := filepath.Join(b.work, "pulled")
+	defer os.RemoveAll(out)
+	k := label + "/s3/"
+	steps := []struct {
+		key, name string
+		argv      []string
+		bases     []string
+	}{
+		{"sdk-put", "direct SDK multipart upload", b.s3Self("s3put", f.weights), nil},
+		{"aws-put", "aws s3 cp (up)", b.awsCp(f.weights, b.s3URL()), nil},
+		{"normreg-push", "push regctl→normreg-s3", b.clients()[0].push(ref, f), []string{k + "sdk-put", k + "aws-put"}},
+		{"sdk-get", "direct SDK parallel ranged download", b.s3Self("s3get", out+".direct"), nil},
+		{"aws-get", "aws s3 cp (down)", b.awsCp(b.s3URL(), out+".aws"), nil},
+		{"normreg-pull", "pull regctl←normreg-s3", b.clients()[0].pull(ref, out), []string{k + "sdk-get", k + "aws-get"}},
+	}
+	defer os.Remove(out + ".direct")
+	defer os.Remove(out + ".aws")
+	for _, s := range steps {
+		if err := b.measure(ctx, srv, k+s.key, g, s.name, f, "", s.argv); err != nil {
+			return err
+		}
+		b.rep.Rows[len(b.rep.Rows)-1].Bases = s.bases
+		if s.bases == nil { // not through the registry
+			b.rep.Rows[len(b.rep.Rows)-1].ServerRSSMiB = 0
+		}
+	}
+	return nil
+}
+
+// s3URL is the direct transfers' object as an s3:// URL.
+func (b *bench) s3URL() string { return "s3://" + b.s3.bucket + "/" + directKey }
+
+// awsCp is aws s3 cp from src to dst against the bench's S3 server.
+func (b *bench) awsCp(src, dst string) []string {
+	return []string{"aws", "--endpoint-url", b.s3.endpoint, "--only-show-errors", "s3", "cp", src, dst}
+}
+
+// s3Self runs this binary's s3put or s3get on file.
+func (b *bench) s3Self(cmd, file string) []string {
+	return []string{b.self, cmd, "-file", file, "-key", directKey}
+}
+
+// s3Clean removes what the S3 group left in the bucket.
+func (b *bench) s3Clean(ctx context.Context) {
+	c, err := b.s3.client(ctx)
+	if err != nil {
+		return
+	}
+	for _, prefix := range []string{normregPrefix, directKey} {
+		pages := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &b.s3.bucket, Prefix: aws.String(prefix)})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				break
+			}
+			for _, o := range page.Contents {
+				c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.s3.bucket, Key: o.Key})
+			}
+		}
+	}
+}
+
+// s3Transfer parses s3put/s3get's flags and runs do.
+func s3Transfer(ctx context.Context, args []string, do func(context.Context, *s3.Client, string, string, string) error) error {
+	fl := flag.NewFlagSet("s3", flag.ContinueOnError)
+	file := fl.String("file", "", "local file")
+	key := fl.String("key", directKey, "object key")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := s3FromEnv()
+	if err != nil {
+		return err
+	}
+	c, err := cfg.client(ctx)
+	if err != nil {
+		return err
+	}
+	return do(ctx, c, cfg.bucket, *key, *file)
+}
+
+// forParts runs part(number, offset, length) for every part of size bytes,
+// at most n at once, and returns the first error.
+func forParts(size int64, n int, part func(number int32, off, length int64) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		sem   = make(chan struct{}, n)
+	)
+	for off, num := int64(0), int32(1); off < size; off, num = off+partSize, num+1 {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := part(num, off, min(partSize, size-off)); err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// s3Put uploads file as key with a multipart upload straight from the file.
+func s3Put(ctx context.Context, c *s3.Client, bucket, key, file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var parts []types.CompletedPart
+	err = forParts(st.Size(), putConcurrency, func(num int32, off, length int64) error {
+		out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: &key, UploadId: up.UploadId,
+			PartNumber: aws.Int32(num), Body: io.NewSectionReader(f, off, length), ContentLength: aws.Int64(length)})
+		if err == nil {
+			mu.Lock()
+			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+			mu.Unlock()
+		}
+		return err
+	})
+	if err != nil {
+		c.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{Bucket: &bucket, Key: &key, UploadId: up.UploadId})
+		return err
+	}
+	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
+	_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: &key, UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	return err
+}
+
+// s3Get downloads key into file with parallel ranged GETs.
+func s3Get(ctx context.Context, c *s3.Client, bucket, key, file string) error {
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	err = forParts(aws.ToInt64(head.ContentLength), getConcurrency, func(_ int32, off, length int64) error {
+		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key,
+			Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1))})
+		if err != nil {
+			return err
+		}
+		defer out.Body.Close()
+		_, err = io.Copy(io.NewOffsetWriter(f, off), out.Body)
+		return err
+	})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

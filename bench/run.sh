@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# run.sh — measure normreg beside oras, CNCF distribution, aws s3 cp and the AWS SDK
+# on this machine, print one table with ratios and write it as JSON.
+#
+#   bench/run.sh [--sizes 1GiB,4GiB] [--verify-sizes 16MiB,256MiB,1GiB] [--json FILE]
+#   bench/run.sh compare A.json B.json      ratios of two runs (B against A)
+#
+# Builds regctl, the registry and the bench, installs the pinned tools
+# (scripts/tools.sh), starts a private versitygw (scripts/s3.sh on port
+# NORMREG_BENCH_S3_PORT, default 9079) and removes every file it made.
+# Needs about 3 × the largest size free in $TMPDIR. Default JSON: bench/latest.json.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$(mktemp -d "${TMPDIR:-/tmp}/normreg-bench-bin.XXXXXX")
+trap 'rm -rf "$BIN"' EXIT
+(cd "$ROOT" && go build -o "$BIN/" ./cmd/regctl ./cmd/registry ./bench/cmd/normreg-bench)
+if [ "${1:-}" = compare ]; then
+  exec "$BIN/normreg-bench" "$@"
+fi
+command -v aws >/dev/null || { echo "run.sh: the aws CLI is missing (apt-get install awscli)" >&2; exit 1; }
+TOOLS=$("$ROOT/scripts/tools.sh")
+export NORMREG_S3_PORT=${NORMREG_BENCH_S3_PORT:-9079}
+trap '"$ROOT/scripts/s3.sh" stop; rm -rf "$BIN"' EXIT
+eval "$("$ROOT/scripts/s3.sh" start)"
+args=(-json "$ROOT/bench/latest.json")
+for a in "$@"; do args+=("${a/#--/-}"); done
+"$BIN/normreg-bench" run -root "$ROOT" -tools "$TOOLS" -regctl "$BIN/regctl" -registry "$BIN/registry" "${args[@]}"
