@@ -2,10 +2,14 @@
 // directory (the default) or on S3.
 //
 //	registry [--listen 127.0.0.1:5000] [--storage file://./registry-data | s3://BUCKET/PREFIX?endpoint=URL&region=R]
-//	         [--upload-ttl 24h]
+//	         [--upload-ttl 24h] [--auth-file tokens.json] [--tls-cert F --tls-key F]
+//	registry hash-token < secret
 //
 // Every flag can also be set from the environment: REGISTRY_LISTEN,
-// REGISTRY_STORAGE, REGISTRY_UPLOAD_TTL. A flag wins over the environment.
+// REGISTRY_STORAGE, REGISTRY_UPLOAD_TTL, REGISTRY_AUTH_FILE,
+// REGISTRY_TLS_CERT, REGISTRY_TLS_KEY. A flag wins over the environment.
+// hash-token prints the auth-file hash of the secret read from stdin
+// (docs/auth.md).
 package main
 
 import (
@@ -34,12 +38,19 @@ type config struct {
 	listen    string
 	storage   string
 	uploadTTL time.Duration
+	authFile  string // "": the registry is open
+	tlsCert   string // "": plain HTTP
+	tlsKey    string
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if len(os.Args) > 1 && os.Args[1] == "hash-token" {
+		exitOn(hashToken(os.Stdin, os.Stdout))
+		return
+	}
 	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -47,6 +58,11 @@ func main() {
 	if err == nil {
 		err = serve(ctx, cfg, log)
 	}
+	exitOn(err)
+}
+
+// exitOn prints a non-nil err and exits with status 1.
+func exitOn(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "registry:", err)
 		os.Exit(1)
@@ -73,6 +89,9 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fl.StringVar(&cfg.storage, "storage", env("REGISTRY_STORAGE", "file://./registry-data"),
 		"file://DIR or s3://BUCKET/PREFIX?endpoint=URL&region=R (REGISTRY_STORAGE)")
 	fl.DurationVar(&cfg.uploadTTL, "upload-ttl", ttl, "unfinished uploads older than this are removed (REGISTRY_UPLOAD_TTL)")
+	fl.StringVar(&cfg.authFile, "auth-file", env("REGISTRY_AUTH_FILE", ""), "JSON file of scoped tokens; unset: open registry (REGISTRY_AUTH_FILE)")
+	fl.StringVar(&cfg.tlsCert, "tls-cert", env("REGISTRY_TLS_CERT", ""), "PEM certificate (chain): serve HTTPS (REGISTRY_TLS_CERT)")
+	fl.StringVar(&cfg.tlsKey, "tls-key", env("REGISTRY_TLS_KEY", ""), "PEM private key of --tls-cert (REGISTRY_TLS_KEY)")
 	if err := fl.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -81,6 +100,9 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	}
 	if cfg.uploadTTL <= 0 {
 		return config{}, fmt.Errorf("--upload-ttl %s: must be positive", cfg.uploadTTL)
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return config{}, errors.New("--tls-cert and --tls-key go together")
 	}
 	return cfg, nil
 }
@@ -109,15 +131,20 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	store := storage.New(driver)
+	auth, err := loadAuth(cfg.authFile)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: api.New(api.Config{Store: store, Logger: log}), ReadHeaderTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: api.New(api.Config{Store: store, Logger: log, Auth: auth}), ReadHeaderTimeout: 30 * time.Second}
 	go expireUploads(ctx, store.Uploads, cfg.uploadTTL, log)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("serving", "listen", ln.Addr().String(), "storage", cfg.storage, "upload_ttl", cfg.uploadTTL.String())
+	go func() { served <- serveListener(srv, ln, cfg) }()
+	log.Info("serving", "listen", ln.Addr().String(), "storage", cfg.storage, "upload_ttl", cfg.uploadTTL.String(),
+		"tls", cfg.tlsCert != "", "auth", cfg.authFile != "")
 	select {
 	case err := <-served:
 		return err

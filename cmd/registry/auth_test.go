@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/normreg/normreg/api/client/registrytest"
+)
+
+// TestHashTokenAuthFileTLS runs the registry as configured from the command
+// line: a token hashed by hash-token in an --auth-file, HTTPS from
+// --tls-cert/--tls-key. The token is let in, a wrong one gets 401.
+func TestHashTokenAuthFileTLS(t *testing.T) {
+	dir := t.TempDir()
+	var hash bytes.Buffer
+	if err := hashToken(strings.NewReader("s3cret-token\n"), &hash); err != nil {
+		t.Fatal(err)
+	}
+	authFile := filepath.Join(dir, "auth.json")
+	doc := fmt.Sprintf(`{"tokens":[{"name":"ci","hash":%q,"scopes":[{"repository":"*","actions":["pull"]}]}]}`, strings.TrimSpace(hash.String()))
+	if err := os.WriteFile(authFile, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, key := registrytest.SelfSigned(t, dir)
+	pem, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	addr := registrytest.FreeAddr(t)
+	cfg, err := parseConfig([]string{"--listen", addr, "--storage", "file://" + filepath.Join(dir, "data"),
+		"--auth-file", authFile, "--tls-cert", cert, "--tls-key", key}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseConfig([]string{"--tls-cert", cert}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Error("--tls-cert without --tls-key accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() { cancel(); <-done })
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	for secret, want := range map[string]int{"s3cret-token": http.StatusOK, "s3cret-tokem": http.StatusUnauthorized} {
+		if got := pingStatus(t, hc, "https://"+addr+"/v2/", secret); got != want {
+			t.Errorf("token %q: status %d, want %d", secret, got, want)
+		}
+	}
+}
+
+// pingStatus polls url with a Bearer token until the server answers and returns the status.
+func pingStatus(t *testing.T, hc *http.Client, url, secret string) int {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		var resp *http.Response
+		if resp, err = hc.Do(req); err == nil {
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+	}
+	t.Fatalf("%s did not answer: %v", url, err)
+	return 0
+}
