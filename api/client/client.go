@@ -19,8 +19,10 @@ import (
 // Options configure a Client.
 type Options struct {
 	// PlainHTTP makes the client speak HTTP to any host; loopback hosts
-	// (localhost, 127.0.0.0/8, ::1) always get HTTP, others HTTPS.
+	// (localhost, 127.0.0.0/8, ::1) get HTTP unless HTTPS is set, others HTTPS.
 	PlainHTTP bool
+	// HTTPS makes the client speak HTTPS to loopback hosts too.
+	HTTPS bool
 	// Token is the credential: sent as a Bearer token, or, once the registry
 	// answers 401 with a Basic challenge, as the password of user "token".
 	// Empty: anonymous.
@@ -43,7 +45,7 @@ type Client struct {
 // New returns a client of the registry at host ("host[:port]").
 func New(host string, o Options) *Client {
 	scheme := "https"
-	if o.PlainHTTP || IsLoopback(host) {
+	if o.PlainHTTP || (IsLoopback(host) && !o.HTTPS) {
 		scheme = "http"
 	}
 	hc := o.HTTPClient

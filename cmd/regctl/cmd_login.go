@@ -41,7 +41,11 @@ func runLogin(ctx context.Context, opts loginOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := g.clientWithToken(host, token).Ping(ctx); err != nil {
+	c, err := g.clientWithToken(host, token)
+	if err != nil {
+		return err
+	}
+	if err := c.Ping(ctx); err != nil {
 		return registryError(host, err)
 	}
 	creds.Registries[host] = credential{Token: token}

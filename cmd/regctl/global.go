@@ -17,6 +17,7 @@ type globalOptions struct {
 	getenv      func(string) string
 	stderrIsTTY bool // progress bars only on a terminal
 	plainHTTP   bool
+	caFile      string // PEM certificates to trust; "" for $REGCTL_CA_FILE
 }
 
 // newGlobalOptions returns options over the given streams and environment.
@@ -28,6 +29,7 @@ func newGlobalOptions(stdin io.Reader, stdout, stderr io.Writer, getenv func(str
 func (g *globalOptions) newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.BoolVar(&g.plainHTTP, "plain-http", false, "speak HTTP, not HTTPS, to the registry (also REGCTL_PLAIN_HTTP=1)")
+	fs.StringVar(&g.caFile, "ca-file", "", "trust the PEM certificate(s) in this file and speak HTTPS even to loopback hosts (also REGCTL_CA_FILE)")
 	return fs
 }
 
@@ -51,15 +53,26 @@ func (g *globalOptions) client(host string) (*client.Client, error) {
 		}
 		token = creds.Registries[host].Token
 	}
-	return g.clientWithToken(host, token), nil
+	return g.clientWithToken(host, token)
 }
 
-// clientWithToken returns a client of host that sends token.
-func (g *globalOptions) clientWithToken(host, token string) *client.Client {
-	return client.New(host, client.Options{
-		PlainHTTP: g.plainHTTP || g.getenv("REGCTL_PLAIN_HTTP") == "1",
-		Token:     token,
-	})
+// clientWithToken returns a client of host that sends token. With a CA
+// file (--ca-file, else $REGCTL_CA_FILE) it trusts that file's certificates
+// and speaks HTTPS to loopback hosts too.
+func (g *globalOptions) clientWithToken(host, token string) (*client.Client, error) {
+	o := client.Options{PlainHTTP: g.plainHTTP || g.getenv("REGCTL_PLAIN_HTTP") == "1", Token: token}
+	caFile := g.caFile
+	if caFile == "" {
+		caFile = g.getenv("REGCTL_CA_FILE")
+	}
+	if caFile != "" {
+		hc, err := client.TrustingHTTPClient(caFile)
+		if err != nil {
+			return nil, err
+		}
+		o.HTTPClient, o.HTTPS = hc, true
+	}
+	return client.New(host, o), nil
 }
 
 // hostArg returns the registry host a command names in its only optional

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -64,12 +65,12 @@ func writePEM(t testing.TB, path, kind string, der []byte) {
 
 // NormregTLS serves normreg's registry API with auth on the fs driver over
 // HTTPS on loopback, with a fresh self-signed certificate, closed when the
-// test ends. It returns the "host:port", the storage root and the
-// certificate file to trust. Denials and requests are logged to log.
-func NormregTLS(t testing.TB, auth *api.Auth, log *slog.Logger) (host, root, caFile string) {
+// test ends. It returns the "host:port", the certificate file to trust and
+// the last 8 KiB of the server's log.
+func NormregTLS(t testing.TB, auth *api.Auth) (host, caFile string, log fmt.Stringer) {
 	t.Helper()
-	root, dir := t.TempDir(), t.TempDir()
-	d, err := fs.New(root)
+	dir := t.TempDir()
+	d, err := fs.New(filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +79,10 @@ func NormregTLS(t testing.TB, auth *api.Auth, log *slog.Logger) (host, root, caF
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(api.New(api.Config{Store: storage.New(d), Logger: log, Auth: auth}))
+	logged := &tail{}
+	srv := httptest.NewUnstartedServer(api.New(api.Config{Store: storage.New(d), Logger: slog.New(slog.NewTextHandler(logged, nil)), Auth: auth}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "https://"), root, caFile
+	return strings.TrimPrefix(srv.URL, "https://"), caFile, logged
 }
