@@ -141,7 +141,7 @@ func TestMount(t *testing.T) {
 func TestReferrers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		r := b.start(t)
-		subject := r.pushImage(t, "team/model", "v1", "application/vnd.normreg.bundle.v1", nil, []byte("{}"), []byte("weights"))
+		subject := r.pushImage(t, "team/model", "v1", "application/vnd.test.model", nil, []byte("{}"), []byte("weights"))
 		missing := artifact.Descriptor{MediaType: manifest.MediaTypeImageManifest, Digest: artifact.FromBytes(artifact.SHA256, []byte("absent")), Size: 6}
 		eval := r.pushImage(t, "team/model", "", "application/vnd.test.eval", &subject, []byte(`{"eval":1}`))
 		sig := r.pushImage(t, "team/model", "", "application/vnd.test.signature", &subject, []byte(`{"sig":1}`))

@@ -84,21 +84,32 @@ type errorBody struct {
 type errorEntry struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
-	Detail  string `json:"detail,omitempty"`
+	Detail  any    `json:"detail,omitempty"`
+}
+
+// detailer is an error that carries structured detail (JSON) for the error
+// response, such as a refused bundle's findings.
+type detailer interface {
+	errorDetail() any
 }
 
 // writeError is the one place that turns an error into an HTTP response: the
-// status and code from the table, the error's text as detail (except for
-// internal errors, whose text is only logged). HEAD responses carry no body.
+// status and code from the table, as detail the error's structured detail
+// (a detailer in its chain) or its text (except for internal errors, whose
+// text is only logged). HEAD responses carry no body.
 func writeError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
 	k := classify(err)
 	c.Set(logErrorKey, err)
-	detail := err.Error()
-	if k.status == http.StatusInternalServerError {
-		detail = ""
+	var detail any = err.Error()
+	var d detailer
+	switch {
+	case k.status == http.StatusInternalServerError:
+		detail = nil
+	case errors.As(err, &d):
+		detail = d.errorDetail()
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(k.status)

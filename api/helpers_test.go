@@ -62,11 +62,16 @@ type registry struct {
 // start runs an api server on a fresh driver of b.
 func (b backend) start(t *testing.T) *registry {
 	t.Helper()
+	return b.startWith(t, api.Config{})
+}
+
+// startWith runs an api server configured by cfg on a fresh driver of b;
+// cfg's Store and Logger are set here.
+func (b backend) startWith(t *testing.T, cfg api.Config) *registry {
+	t.Helper()
 	log := &logBuffer{}
-	srv := httptest.NewServer(api.New(api.Config{
-		Store:  storage.New(b.driver(t)),
-		Logger: slog.New(slog.NewTextHandler(log, nil)),
-	}))
+	cfg.Store, cfg.Logger = storage.New(b.driver(t)), slog.New(slog.NewTextHandler(log, nil))
+	srv := httptest.NewServer(api.New(cfg))
 	t.Cleanup(srv.Close)
 	return &registry{url: srv.URL, log: log}
 }
@@ -130,7 +135,10 @@ func (resp response) expect(t *testing.T, status int, code string) {
 		return
 	}
 	var e struct {
-		Errors []struct{ Code, Message, Detail string }
+		Errors []struct {
+			Code, Message string
+			Detail        json.RawMessage
+		}
 	}
 	if err := json.Unmarshal(resp.body, &e); err != nil || len(e.Errors) != 1 || e.Errors[0].Code != code {
 		t.Fatalf("error body %s, want one error with code %s", resp.body, code)

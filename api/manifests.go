@@ -88,7 +88,13 @@ func (s *server) manifestPut(c echo.Context, r route) error {
 	if err := s.checkReferences(req.Context(), r.name, m); err != nil {
 		return err
 	}
-	if err := s.storeManifest(req.Context(), r.name, m, storage.Manifest{Digest: d, MediaType: m.MediaType, Data: data}, tags); err != nil {
+	if err := s.precheckTags(req.Context(), r.name, tags, d); err != nil {
+		return err
+	}
+	if err := s.guardManifest(req.Context(), r.name, m, data); err != nil {
+		return err
+	}
+	if err := s.storeManifest(req.Context(), r.name, m, storage.Manifest{Digest: d, MediaType: m.MediaType, Data: data}, tags, principal(c)); err != nil {
 		return err
 	}
 	h := c.Response().Header()
@@ -159,8 +165,8 @@ func unknownReference(err error, d artifact.Digest) error {
 }
 
 // storeManifest stores mf, recording it among its subject's referrers, and
-// points tags at it.
-func (s *server) storeManifest(ctx context.Context, repo string, m *manifest.Manifest, mf storage.Manifest, tags []string) error {
+// points tags at it (unless a tag is immutable), recording the moves as by.
+func (s *server) storeManifest(ctx context.Context, repo string, m *manifest.Manifest, mf storage.Manifest, tags []string, by string) error {
 	var subject artifact.Digest
 	if m.Subject != nil {
 		subject = m.Subject.Digest
@@ -169,7 +175,7 @@ func (s *server) storeManifest(ctx context.Context, repo string, m *manifest.Man
 		return err
 	}
 	for _, t := range tags {
-		if err := s.store.Tags.Set(ctx, repo, t, mf.Digest, "", nil); err != nil {
+		if err := s.store.Tags.Set(ctx, repo, t, mf.Digest, by, s.immutable.allowSet(repo, t, mf.Digest)); err != nil {
 			return err
 		}
 	}
@@ -185,9 +191,9 @@ func (s *server) manifestDelete(c echo.Context, r route) error {
 	}
 	ctx := c.Request().Context()
 	if tag != "" {
-		err = s.store.Tags.Delete(ctx, r.name, tag, "", nil)
+		err = s.store.Tags.Delete(ctx, r.name, tag, principal(c), s.immutable.allowDelete(r.name, tag))
 	} else {
-		err = s.store.Manifests.Delete(ctx, r.name, d)
+		err = s.deleteManifest(ctx, r.name, d)
 	}
 	if err != nil {
 		return err

@@ -19,6 +19,11 @@ type Config struct {
 	Store  *storage.Store
 	Logger *slog.Logger // request and error log; nil discards
 	Auth   *Auth        // access control (LoadAuth); nil leaves the registry open
+	// RequireBundles are repository patterns (path.Match; see
+	// ValidatePatterns) whose repositories accept only normreg bundles.
+	RequireBundles []string
+	// ImmutableTags are tag patterns whose tags cannot move or be deleted once set.
+	ImmutableTags []string
 }
 
 // handler serves one endpoint and method for a parsed route.
@@ -30,6 +35,10 @@ type server struct {
 	log    *slog.Logger
 	auth   *Auth
 	routes map[endpoint]map[string]handler
+
+	requireBundles []string
+	immutable      immutableTags
+	metrics        *metrics // of this process, served at /metrics
 }
 
 // New returns the registry's HTTP handler. Registry processes keep no state
@@ -40,16 +49,21 @@ func New(cfg Config) *echo.Echo {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{store: cfg.Store, log: log, auth: cfg.Auth}
+	s := &server{store: cfg.Store, log: log, auth: cfg.Auth,
+		requireBundles: cfg.RequireBundles, immutable: cfg.ImmutableTags, metrics: newMetrics()}
 	s.routes = s.dispatchTable()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = writeError
-	e.Use(s.logRequests, apiVersionHeader, s.authenticate)
+	e.Use(s.countRequests, s.logRequests, apiVersionHeader, s.authenticate)
 	e.GET("/healthz", healthz)
 	e.GET("/readyz", s.readyz)
 	e.Any("/v2", s.dispatch)
 	e.Any("/v2/*", s.dispatch)
+	e.GET("/metrics", s.serveMetrics)
+	e.GET("/api/v1/openapi.json", serveOpenAPI)
+	e.GET(modelsPrefix, s.models)
+	e.GET(modelsPrefix+"/*", s.modelDispatch)
 	return e
 }
 

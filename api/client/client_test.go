@@ -47,7 +47,7 @@ func pushImage(t *testing.T, c *client.Client, repo, tag string) (artifact.Diges
 	}
 	mf, _ := json.Marshal(map[string]any{
 		"schemaVersion": 2, "mediaType": manifest.MediaTypeImageManifest,
-		"artifactType": "application/vnd.normreg.bundle.v1",
+		"artifactType": "application/vnd.test.model", // not a bundle: the registry would check it
 		"config":       cfgDesc, "layers": []artifact.Descriptor{layerDesc},
 	})
 	d, err := c.PushManifest(ctx, repo, tag, manifest.MediaTypeImageManifest, mf)

@@ -96,3 +96,27 @@ func readError(resp *http.Response) error {
 	}
 	return e
 }
+
+// Findings returns the findings of a bundle the registry refused at push
+// (a MANIFEST_INVALID entry whose detail is {"findings": [...]}), or nil.
+func (e *Error) Findings() artifact.Findings {
+	for _, en := range e.Entries {
+		var detail struct {
+			Findings artifact.Findings `json:"findings"`
+		}
+		if en.Code == "MANIFEST_INVALID" && json.Unmarshal(en.Detail, &detail) == nil && len(detail.Findings) > 0 {
+			return detail.Findings
+		}
+	}
+	return nil
+}
+
+// RefusedFindings returns the findings of err when it is a registry's
+// refusal of a pushed bundle (see Error.Findings), else nil.
+func RefusedFindings(err error) artifact.Findings {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Findings()
+	}
+	return nil
+}

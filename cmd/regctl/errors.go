@@ -41,8 +41,12 @@ func refusedError(what string, fs artifact.Findings) error {
 	return &fatalError{code: exitRefused, err: fmt.Errorf("%s refused: %v", what, ids)}
 }
 
-// registryError adds what the user can do to an error from the registry.
+// registryError adds what the user can do to an error from the registry. A
+// bundle the registry's own checks refused is a refusal (exit 3).
 func registryError(host string, err error) error {
+	if fs := client.RefusedFindings(err); fs != nil {
+		return &fatalError{code: exitRefused, err: fmt.Errorf("registry %s refused the bundle %v: %w", host, fs.IDs(), err)}
+	}
 	switch {
 	case errors.Is(err, client.ErrUnauthorized):
 		return fmt.Errorf("%w (registry %s wants credentials: set REGCTL_TOKEN or run `regctl login %s`)", err, host, host)

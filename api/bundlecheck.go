@@ -1,0 +1,139 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
+	"github.com/normreg/normreg/storage"
+)
+
+// storeFetcher is a manifest.Fetcher over one repository of the store:
+// blobs are streamed from storage from the asked offset (so the weights
+// header and BatchNorm tensors are read by ranges), manifests (a parent
+// bundle) are read from the same repository.
+type storeFetcher struct {
+	store *storage.Store
+	repo  string
+}
+
+var _ manifest.Fetcher = storeFetcher{}
+
+// Fetch implements manifest.Fetcher.
+func (f storeFetcher) Fetch(ctx context.Context, desc artifact.Descriptor, offset int64) (io.ReadCloser, error) {
+	if !isManifestType(desc.MediaType) {
+		rc, _, err := f.store.Blobs.Open(ctx, f.repo, desc.Digest, offset)
+		return rc, err
+	}
+	mf, err := f.store.Manifests.Get(ctx, f.repo, desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	if offset < 0 || offset > int64(len(mf.Data)) {
+		return nil, fmt.Errorf("%w: offset %d of a %d-byte manifest", storage.ErrRangeInvalid, offset, len(mf.Data))
+	}
+	return io.NopCloser(bytes.NewReader(mf.Data[offset:])), nil
+}
+
+// isManifestType reports whether mediaType names a manifest rather than a blob.
+func isManifestType(mediaType string) bool {
+	switch mediaType {
+	case manifest.MediaTypeImageManifest, manifest.MediaTypeImageIndex,
+		manifest.MediaTypeDockerManifest, manifest.MediaTypeDockerManifestList:
+		return true
+	}
+	return false
+}
+
+// errNotBundle: a repository that --require-bundles names got a manifest
+// that is not a normreg bundle. It wraps manifest.ErrManifestInvalid.
+var errNotBundle = fmt.Errorf("%w: the repository accepts only normreg bundles (artifactType %s)", manifest.ErrManifestInvalid, manifest.ArtifactTypeBundle)
+
+// refusedError is a pushed bundle that the checks refuse. It wraps
+// manifest.ErrManifestInvalid; its detail (the error response's detail
+// field) is {"reason": "...", "findings": [...]}, every finding with id,
+// severity, message and fix.
+type refusedError struct {
+	findings artifact.Findings
+}
+
+// Error lists the refusing findings' ids and messages.
+func (e *refusedError) Error() string {
+	var parts []string
+	for _, f := range e.findings {
+		if f.Severity == artifact.Refuse {
+			parts = append(parts, string(f.ID)+": "+f.Message)
+		}
+	}
+	return "bundle refused by the checks: " + strings.Join(parts, "; ")
+}
+
+// Unwrap makes a refusal a MANIFEST_INVALID.
+func (e *refusedError) Unwrap() error { return manifest.ErrManifestInvalid }
+
+// errorDetail is the JSON detail sent with the error: the reason and every finding.
+func (e *refusedError) errorDetail() any {
+	return map[string]any{"reason": e.Error(), "findings": e.findings}
+}
+
+// guardManifest runs the push-time checks on manifest m (bytes data) pushed
+// to repo, before anything of it is stored: a normreg bundle must pass
+// manifest.Check (the checks regctl runs), and a repository matching a
+// --require-bundles pattern accepts only bundles (and indexes, which carry
+// no content of their own).
+func (s *server) guardManifest(ctx context.Context, repo string, m *manifest.Manifest, data []byte) error {
+	if m.ArtifactType == manifest.ArtifactTypeBundle {
+		return s.checkBundle(ctx, repo, data)
+	}
+	if !m.IsIndex() && matchAny(s.requireBundles, repo) {
+		return fmt.Errorf("%w: %s matches --require-bundles %s, and this manifest has artifactType %q",
+			errNotBundle, repo, strings.Join(s.requireBundles, ","), m.ArtifactType)
+	}
+	return nil
+}
+
+// checkBundle runs manifest.Check on a pushed bundle over the repository's
+// stored blobs. A bundle the checks cannot read is MANIFEST_INVALID; one
+// with a refusing finding is a *refusedError, counted in the metrics.
+func (s *server) checkBundle(ctx context.Context, repo string, data []byte) error {
+	_, findings, err := manifest.Check(ctx, data, storeFetcher{store: s.store, repo: repo}, manifest.CheckOptions{})
+	if errors.Is(err, manifest.ErrInvalidBundle) {
+		return fmt.Errorf("%w: %w", manifest.ErrManifestInvalid, err)
+	}
+	if err != nil {
+		return err
+	}
+	if !findings.Refused() {
+		return nil
+	}
+	s.metrics.rejected(findings)
+	return &refusedError{findings: findings}
+}
+
+// matchAny reports whether name matches one of the path.Match patterns
+// (validated by ValidatePatterns; "*" does not cross "/").
+func matchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidatePatterns checks --require-bundles and --immutable-tags patterns
+// (path.Match syntax); the error names the bad one.
+func ValidatePatterns(patterns []string) error {
+	for _, p := range patterns {
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			return fmt.Errorf("pattern %q: %w", p, path.ErrBadPattern)
+		}
+	}
+	return nil
+}

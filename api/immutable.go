@@ -1,0 +1,103 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/storage"
+)
+
+// principal returns the name of the token the request was made with (see
+// PrincipalKey), "" when anonymous or auth is off. Tag moves record it.
+func principal(c echo.Context) string {
+	name, _ := c.Get(PrincipalKey).(string)
+	return name
+}
+
+// immutableTags are the --immutable-tags patterns: a tag matching one can
+// be set once; afterwards it can neither be moved to another digest nor
+// deleted (storage.ErrTagImmutable, answered 403 DENIED). Setting it again
+// to the digest it holds is allowed.
+type immutableTags []string
+
+// allowSet is the Tags.Set veto for moving tag in repo to d.
+func (p immutableTags) allowSet(repo, tag string, d artifact.Digest) func(old artifact.Digest) error {
+	return func(old artifact.Digest) error {
+		if old == "" || old == d || !matchAny(p, tag) {
+			return nil
+		}
+		return fmt.Errorf("%w: %s:%s matches --immutable-tags and points to %s; it cannot be moved to %s", storage.ErrTagImmutable, repo, tag, old, d)
+	}
+}
+
+// allowDelete is the Tags.Delete veto for tag in repo.
+func (p immutableTags) allowDelete(repo, tag string) func(old artifact.Digest) error {
+	return func(old artifact.Digest) error {
+		if !matchAny(p, tag) {
+			return nil
+		}
+		return fmt.Errorf("%w: %s:%s matches --immutable-tags and points to %s; it cannot be deleted", storage.ErrTagImmutable, repo, tag, old)
+	}
+}
+
+// precheckTags refuses, before anything is stored, a manifest push that
+// would move an immutable tag. Tags.Set checks again inside its
+// compare-and-swap, which is what holds under concurrent pushers.
+func (s *server) precheckTags(ctx context.Context, repo string, tags []string, d artifact.Digest) error {
+	for _, t := range tags {
+		if !matchAny(s.immutable, t) {
+			continue
+		}
+		old, err := s.store.Tags.Resolve(ctx, repo, t)
+		if errors.Is(err, storage.ErrManifestUnknown) {
+			continue // unset
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.immutable.allowSet(repo, t, d)(old); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// protectedBy returns an immutable tag of repo that points to d, or "".
+// A manifest an immutable tag points to cannot be deleted, or the tag
+// would point to nothing.
+func (s *server) protectedBy(ctx context.Context, repo string, d artifact.Digest) (string, error) {
+	if len(s.immutable) == 0 {
+		return "", nil
+	}
+	tags, err := listAll(ctx, "", func(ctx context.Context, after string, n int) ([]string, error) {
+		return s.store.Tags.List(ctx, repo, after, n)
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, t := range tags {
+		if !matchAny(s.immutable, t) {
+			continue
+		}
+		if old, err := s.store.Tags.Resolve(ctx, repo, t); err == nil && old == d {
+			return t, nil
+		}
+	}
+	return "", nil
+}
+
+// deleteManifest deletes manifest d of repo unless an immutable tag points to it.
+func (s *server) deleteManifest(ctx context.Context, repo string, d artifact.Digest) error {
+	tag, err := s.protectedBy(ctx, repo, d)
+	if err != nil {
+		return err
+	}
+	if tag != "" {
+		return fmt.Errorf("%w: %s:%s matches --immutable-tags and points to %s; the manifest cannot be deleted", storage.ErrTagImmutable, repo, tag, d)
+	}
+	return s.store.Manifests.Delete(ctx, repo, d)
+}
