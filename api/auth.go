@@ -82,15 +82,17 @@ func credential(req *http.Request) (secret string, present bool) {
 }
 
 // need is the access a request asks for: action on repo. An empty repo
-// asks only to be let in (the ping and the catalog).
+// asks only to be let in (the catalog), or, with token set, for a valid
+// token (the ping, which `docker login` and `regctl login` use to check one).
 type need struct {
 	repo   string
 	action Action
+	token  bool
 }
 
-// needOf maps a /v2/ request to the access it needs: uploads push; other
-// GET/HEAD pull; DELETE delete; any other method push. ok is false for a
-// path that is not an endpoint (dispatch answers it).
+// needOf maps a /v2/ request to the access it needs: the ping a token;
+// uploads push; other GET/HEAD pull; DELETE delete; any other method push.
+// ok is false for a path that is not an endpoint (dispatch answers it).
 func needOf(method, path string) (need, bool) {
 	rest, isV2 := strings.CutPrefix(path, "/v2")
 	if !isV2 || (rest != "" && !strings.HasPrefix(rest, "/")) {
@@ -101,16 +103,18 @@ func needOf(method, path string) (need, bool) {
 		return need{}, false
 	}
 	switch {
+	case r.endpoint == endpointPing:
+		return need{token: true}, true
 	case r.name == "":
 		return need{}, true
 	case r.endpoint == endpointUpload:
-		return need{r.name, ActionPush}, true
+		return need{repo: r.name, action: ActionPush}, true
 	case method == http.MethodGet || method == http.MethodHead:
-		return need{r.name, ActionPull}, true
+		return need{repo: r.name, action: ActionPull}, true
 	case method == http.MethodDelete:
-		return need{r.name, ActionDelete}, true
+		return need{repo: r.name, action: ActionDelete}, true
 	}
-	return need{r.name, ActionPush}, true
+	return need{repo: r.name, action: ActionPush}, true
 }
 
 // openPath reports whether path is served without credentials.
@@ -139,7 +143,10 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.deny(c, p, need{}, "anonymous access is off")
 		}
 		n, ok := needOf(req.Method, req.URL.Path)
-		if ok && n.repo != "" && !p.grants.allows(n.repo, n.action) {
+		switch {
+		case ok && n.token && !p.authenticated:
+			return s.deny(c, p, n, "the ping needs a token")
+		case ok && n.repo != "" && !p.grants.allows(n.repo, n.action):
 			return s.deny(c, p, n, "scope does not allow it")
 		}
 		s.checkMount(c, p)

@@ -96,10 +96,13 @@ func (p authPair) seed(t *testing.T) seeded {
 	return s
 }
 
+// actionToken is the need of the ping: any valid token, never anonymous.
+const actionToken api.Action = "token"
+
 // endpointCase is one request of the table and the access it needs.
 type endpointCase struct {
 	name   string
-	need   api.Action // "": only to be let in
+	need   api.Action // "": only to be let in; actionToken: a valid token
 	method string
 	path   string
 	body   []byte
@@ -115,7 +118,7 @@ func endpointCases(s seeded) []endpointCase {
 	v2 := imageManifest("", nil, []byte(`{"c":1}`), []byte("layer"))
 	up := "/v2/team/app/blobs/uploads/"
 	return []endpointCase{
-		{"ping", "", "GET", "/v2/", nil, nil, http.StatusOK},
+		{"ping", actionToken, "GET", "/v2/", nil, nil, http.StatusOK},
 		{"catalog", "", "GET", "/v2/_catalog", nil, nil, http.StatusOK},
 		{"tags list", api.ActionPull, "GET", "/v2/team/app/tags/list", nil, nil, http.StatusOK},
 		{"manifest head by tag", api.ActionPull, "HEAD", "/v2/team/app/manifests/v1", nil, nil, http.StatusOK},
@@ -156,15 +159,15 @@ func basic(user, secret string) string {
 // anonymous pull, each scope, a token scoped to another repository pattern,
 // and a wrong secret.
 func callers() []caller {
-	all := []api.Action{api.ActionPull, api.ActionPush, api.ActionDelete}
+	all := []api.Action{actionToken, api.ActionPull, api.ActionPush, api.ActionDelete}
 	return []caller{
 		{name: "anonymous", may: nil},
 		{name: "anonymous with anonymous_pull", anonymousPull: []string{"team/*"}, may: []api.Action{"", api.ActionPull}},
-		{name: "pull", header: bearer("pull-secret-1"), authenticated: true, may: []api.Action{"", api.ActionPull}},
-		{name: "push", header: basic("anyone", "push-secret-2"), authenticated: true, may: []api.Action{"", api.ActionPull, api.ActionPush}},
-		{name: "delete", header: bearer("delete-secret-3"), authenticated: true, may: []api.Action{"", api.ActionDelete}},
+		{name: "pull", header: bearer("pull-secret-1"), authenticated: true, may: []api.Action{"", actionToken, api.ActionPull}},
+		{name: "push", header: basic("anyone", "push-secret-2"), authenticated: true, may: []api.Action{"", actionToken, api.ActionPull, api.ActionPush}},
+		{name: "delete", header: bearer("delete-secret-3"), authenticated: true, may: []api.Action{"", actionToken, api.ActionDelete}},
 		{name: "admin", header: basic("oras", "admin-secret-4"), authenticated: true, may: append([]api.Action{""}, all...)},
-		{name: "wrong repository pattern", header: bearer("other-secret-5"), authenticated: true, may: []api.Action{""}},
+		{name: "wrong repository pattern", header: bearer("other-secret-5"), authenticated: true, may: []api.Action{"", actionToken}},
 		{name: "wrong secret", anonymousPull: []string{"team/*"}, header: basic("admin", "admin-secret-5"), may: nil},
 	}
 }
