@@ -24,10 +24,18 @@ func principal(c echo.Context) string {
 // to the digest it holds is allowed.
 type immutableTags []string
 
-// allowSet is the Tags.Set veto for moving tag in repo to d.
+// errTagUnchanged is allowSet's veto of a move that would not change the
+// tag, so that no move is recorded; the caller treats it as success.
+var errTagUnchanged = errors.New("tag already points to the digest")
+
+// allowSet is the Tags.Set veto for moving tag in repo to d: a tag already
+// at d gives errTagUnchanged, an immutable tag elsewhere ErrTagImmutable.
 func (p immutableTags) allowSet(repo, tag string, d artifact.Digest) func(old artifact.Digest) error {
 	return func(old artifact.Digest) error {
-		if old == "" || old == d || !matchAny(p, tag) {
+		if old == d {
+			return errTagUnchanged
+		}
+		if old == "" || !matchAny(p, tag) {
 			return nil
 		}
 		return fmt.Errorf("%w: %s:%s matches --immutable-tags and points to %s; it cannot be moved to %s", storage.ErrTagImmutable, repo, tag, old, d)
@@ -59,7 +67,7 @@ func (s *server) precheckTags(ctx context.Context, repo string, tags []string, d
 		if err != nil {
 			return err
 		}
-		if err := s.immutable.allowSet(repo, t, d)(old); err != nil {
+		if err := s.immutable.allowSet(repo, t, d)(old); err != nil && !errors.Is(err, errTagUnchanged) {
 			return err
 		}
 	}

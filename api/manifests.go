@@ -165,7 +165,8 @@ func unknownReference(err error, d artifact.Digest) error {
 }
 
 // storeManifest stores mf, recording it among its subject's referrers, and
-// points tags at it (unless a tag is immutable), recording the moves as by.
+// points tags at it (unless a tag is immutable), recording the moves as by;
+// a tag already at mf is left alone, no move recorded.
 func (s *server) storeManifest(ctx context.Context, repo string, m *manifest.Manifest, mf storage.Manifest, tags []string, by string) error {
 	var subject artifact.Digest
 	if m.Subject != nil {
@@ -175,7 +176,8 @@ func (s *server) storeManifest(ctx context.Context, repo string, m *manifest.Man
 		return err
 	}
 	for _, t := range tags {
-		if err := s.store.Tags.Set(ctx, repo, t, mf.Digest, by, s.immutable.allowSet(repo, t, mf.Digest)); err != nil {
+		err := s.store.Tags.Set(ctx, repo, t, mf.Digest, by, s.immutable.allowSet(repo, t, mf.Digest))
+		if err != nil && !errors.Is(err, errTagUnchanged) {
 			return err
 		}
 	}

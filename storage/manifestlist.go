@@ -22,12 +22,9 @@ func (m *Manifests) List(ctx context.Context, repo string) ([]ManifestInfo, erro
 		return nil, err
 	}
 	dir := repoKey(repo) + "_manifests/"
-	algs, err := listNames(ctx, m.d, dir)
-	if err != nil {
-		return nil, err
-	}
 	infos := []ManifestInfo{}
-	for _, alg := range algs {
+	for _, alg := range []artifact.Algorithm{artifact.SHA256, artifact.SHA512} { // Driver.List lists objects, not folders
+		alg := string(alg)
 		err := listAll(ctx, m.d, dir+alg+"/", func(hex string) error {
 			info, err := m.d.Stat(ctx, dir+alg+"/"+hex)
 			if errors.Is(err, ErrNotFound) { // deleted since listed

@@ -1,0 +1,102 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/normreg/normreg/api"
+	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
+)
+
+// history reads a tag's moves through the model API.
+func (r *registry) history(t *testing.T, repo, tag string) []struct {
+	Seq      int
+	From, To artifact.Digest
+	By       string
+} {
+	t.Helper()
+	resp := r.do(t, "GET", "/api/v1/models/"+repo+"/tags/"+tag+"/history", nil)
+	resp.expect(t, http.StatusOK, "")
+	var h struct {
+		Moves []struct {
+			Seq      int
+			From, To artifact.Digest
+			By       string
+		}
+	}
+	if err := json.Unmarshal(resp.body, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Moves
+}
+
+// TestImmutableTagsUnderConcurrentPushers: 16 pushers of different
+// manifests race for the immutable tag v1; exactly one wins, the others get
+// 403 DENIED, and afterwards the tag cannot be moved or deleted, nor its
+// manifest deleted; re-pushing the same digest is fine. A tag that matches
+// no pattern moves freely, and every move is recorded.
+func TestImmutableTagsUnderConcurrentPushers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		r := b.startWith(t, api.Config{ImmutableTags: []string{"v*"}})
+		const pushers = 16
+		bodies := make([][]byte, pushers)
+		for i := range bodies {
+			cfg := []byte(fmt.Sprintf(`{"pusher":%d}`, i))
+			r.pushBlob(t, "team/imm", cfg)
+			bodies[i] = imageManifest("application/vnd.test.model", nil, cfg)
+		}
+		statuses := make([]int, pushers)
+		var wg sync.WaitGroup
+		for i := range bodies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest("PUT", r.url+"/v2/team/imm/manifests/v1", bytes.NewReader(bodies[i]))
+				req.Header.Set("Content-Type", manifest.MediaTypeImageManifest)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
+					statuses[i] = resp.StatusCode
+				}
+			}()
+		}
+		wg.Wait()
+		winner := -1
+		for i, s := range statuses {
+			switch {
+			case s == http.StatusCreated && winner < 0:
+				winner = i
+			case s != http.StatusForbidden:
+				t.Fatalf("pusher statuses %v: want exactly one 201, the rest 403", statuses)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("no pusher won: %v", statuses)
+		}
+		won := artifact.FromBytes(artifact.SHA256, bodies[winner])
+		loser := bodies[(winner+1)%pushers]
+		r.do(t, "PUT", "/v2/team/imm/manifests/v1", loser, "Content-Type: "+manifest.MediaTypeImageManifest).expect(t, http.StatusForbidden, "DENIED")
+		r.do(t, "PUT", "/v2/team/imm/manifests/v1", bodies[winner], "Content-Type: "+manifest.MediaTypeImageManifest).expect(t, http.StatusCreated, "")
+		r.do(t, "DELETE", "/v2/team/imm/manifests/v1", nil).expect(t, http.StatusForbidden, "DENIED")
+		r.do(t, "DELETE", "/v2/team/imm/manifests/"+won.String(), nil).expect(t, http.StatusForbidden, "DENIED")
+		if got := r.do(t, "GET", "/v2/team/imm/manifests/v1", nil).header.Get("Docker-Content-Digest"); got != won.String() {
+			t.Fatalf("v1 is %s, want the winner %s", got, won)
+		}
+		if moves := r.history(t, "team/imm", "v1"); len(moves) != 1 || moves[0].From != "" || moves[0].To != won {
+			t.Fatalf("v1 history %+v, want one move to %s", moves, won)
+		}
+		for _, body := range bodies[:2] {
+			r.do(t, "PUT", "/v2/team/imm/manifests/latest", body, "Content-Type: "+manifest.MediaTypeImageManifest).expect(t, http.StatusCreated, "")
+		}
+		r.do(t, "DELETE", "/v2/team/imm/manifests/latest", nil).expect(t, http.StatusAccepted, "")
+		d0, d1 := artifact.FromBytes(artifact.SHA256, bodies[0]), artifact.FromBytes(artifact.SHA256, bodies[1])
+		moves := r.history(t, "team/imm", "latest")
+		if len(moves) != 3 || moves[0].To != d0 || moves[1].From != d0 || moves[1].To != d1 || moves[2].From != d1 || moves[2].To != "" || moves[2].Seq != 3 {
+			t.Fatalf("latest history %+v, want \"\"→%s→%s→deleted", moves, d0, d1)
+		}
+	})
+}

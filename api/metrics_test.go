@@ -1,0 +1,111 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/normreg/normreg/manifest"
+)
+
+// sampleLine is one sample of the Prometheus text format: name, optional
+// {labels}, value.
+var sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (\S+)$`)
+
+// parseMetrics parses a text exposition strictly: every sample belongs to
+// a family declared by HELP and TYPE lines before it, every value is a
+// number. It returns the samples by "name{labels}".
+func parseMetrics(t *testing.T, body []byte) map[string]float64 {
+	t.Helper()
+	samples, types := map[string]float64{}, map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	for sc.Scan() {
+		line := sc.Text()
+		if fields := strings.Fields(line); strings.HasPrefix(line, "# TYPE ") && len(fields) == 4 {
+			types[fields[2]] = fields[3]
+			continue
+		}
+		if strings.HasPrefix(line, "# HELP ") {
+			continue
+		}
+		m := sampleLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("not a sample line: %q", line)
+		}
+		family := m[1]
+		if types[family] == "" {
+			family = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(family, "_bucket"), "_sum"), "_count")
+		}
+		if types[family] == "" {
+			t.Fatalf("sample %q before its TYPE line", line)
+		}
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			t.Fatalf("sample %q: %v", line, err)
+		}
+		samples[m[1]+m[2]] = v
+	}
+	return samples
+}
+
+// TestMetrics makes known requests and reads /metrics back: it parses, and
+// counts requests by route pattern and status, bytes in and out, latency
+// observations and refused bundles by finding id.
+func TestMetrics(t *testing.T) {
+	mlp := buildFixture(t, "mlp", nil)
+	r := backends(t)[0].start(t)
+	blob := r.pushBlob(t, "team/m", []byte("0123456789"))
+	r.pushBlob(t, "team/m", []byte("abcde"))
+	for range 2 {
+		r.do(t, "GET", "/v2/team/m/manifests/missing", nil).expect(t, http.StatusNotFound, "MANIFEST_UNKNOWN")
+	}
+	got := r.do(t, "GET", "/v2/team/m/blobs/"+blob.String(), nil)
+	m := *mlp.built.Manifest
+	m.Layers = m.Layers[:1] // weights only: no scaler
+	body, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.pushBundle(t, "team/m", "v1", mlp).expect(t, http.StatusCreated, "")
+	r.do(t, "PUT", "/v2/team/m/manifests/bad", body, "Content-Type: "+manifest.MediaTypeImageManifest).refusal(t)
+
+	resp := r.do(t, "GET", "/metrics", nil)
+	resp.expect(t, http.StatusOK, "")
+	if ct := resp.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	s := parseMetrics(t, resp.body)
+	const manifests, uploads, blobs = `route="/v2/{name}/manifests/{reference}"`, `route="/v2/{name}/blobs/uploads/{id}"`, `route="/v2/{name}/blobs/{digest}"`
+	uploaded := float64(10 + 5 + len(mlp.weights))
+	for _, b := range mlp.built.Blobs {
+		uploaded += float64(len(b))
+	}
+	want := map[string]float64{
+		`normreg_http_requests_total{` + manifests + `,method="GET",status="404"}`:  2,
+		`normreg_http_requests_total{` + manifests + `,method="PUT",status="400"}`:  1,
+		`normreg_http_requests_total{` + manifests + `,method="PUT",status="201"}`:  1,
+		`normreg_http_requests_total{` + blobs + `,method="GET",status="200"}`:      1,
+		`normreg_http_request_duration_seconds_count{` + manifests + `}`:            4,
+		`normreg_http_request_duration_seconds_bucket{` + manifests + `,le="+Inf"}`: 4,
+		`normreg_http_request_bytes_total{` + uploads + `}`:                         uploaded,
+		`normreg_http_response_bytes_total{` + blobs + `}`:                          float64(len(got.body)),
+		`normreg_http_request_bytes_total{` + manifests + `}`:                       float64(len(body) + len(mlp.built.ManifestBytes)),
+		`normreg_bundles_rejected_total{finding="scaler-missing"}`:                  1,
+	}
+	for k, v := range want {
+		if s[k] != v {
+			t.Errorf("%s = %v, want %v", k, s[k], v)
+		}
+	}
+	if s[`normreg_http_request_duration_seconds_bucket{`+manifests+`,le="0.001"}`] > s[`normreg_http_request_duration_seconds_bucket{`+manifests+`,le="30"}`] {
+		t.Error("histogram buckets are not cumulative")
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", resp.body)
+	}
+}
