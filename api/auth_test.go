@@ -110,8 +110,8 @@ type endpointCase struct {
 	status int // when allowed
 }
 
-// endpointCases lists every /v2/ endpoint and method on team/app, reads
-// first and deletes last, so that each can succeed in order.
+// endpointCases lists every /v2/ and /api/v1 endpoint and method on
+// team/app, reads first and deletes last, so that each can succeed in order.
 func endpointCases(s seeded) []endpointCase {
 	chunk := []byte("chunk")
 	mono := []byte("monolithic")
@@ -126,6 +126,12 @@ func endpointCases(s seeded) []endpointCase {
 		{"blob head", api.ActionPull, "HEAD", "/v2/team/app/blobs/" + s.layer.String(), nil, nil, http.StatusOK},
 		{"blob get", api.ActionPull, "GET", "/v2/team/app/blobs/" + s.layer.String(), nil, nil, http.StatusOK},
 		{"referrers", api.ActionPull, "GET", "/v2/team/app/referrers/" + s.image.Digest.String(), nil, nil, http.StatusOK},
+		{"openapi document", "", "GET", "/api/v1/openapi.json", nil, nil, http.StatusOK},
+		{"model list", "", "GET", "/api/v1/models", nil, nil, http.StatusOK},
+		{"model versions", api.ActionPull, "GET", "/api/v1/models/team/app/versions", nil, nil, http.StatusOK},
+		// the image is no bundle: once let in, the model API answers 404
+		{"model version", api.ActionPull, "GET", "/api/v1/models/team/app/versions/" + s.image.Digest.String(), nil, nil, http.StatusNotFound},
+		{"tag history", api.ActionPull, "GET", "/api/v1/models/team/app/tags/v1/history", nil, nil, http.StatusOK},
 		{"upload start", api.ActionPush, "POST", up, nil, nil, http.StatusAccepted},
 		{"upload patch", api.ActionPush, "PATCH", up + s.session, chunk, []string{"Content-Type: application/octet-stream"}, http.StatusAccepted},
 		{"upload status", api.ActionPush, "GET", up + s.session, nil, nil, http.StatusNoContent},
@@ -304,11 +310,11 @@ func catalogPages(t *testing.T, r *registry, header []string) string {
 	return strings.Join(names, ",")
 }
 
-// TestAuthOpenPathsAndLog: health endpoints need no credential; a denial is
+// TestAuthOpenPathsAndLog: health and metrics endpoints need no credential; a denial is
 // logged with the token's name and never its secret.
 func TestAuthOpenPathsAndLog(t *testing.T) {
 	p := startAuthPair(t, testAuth(t))
-	for _, path := range []string{"/healthz", "/readyz"} {
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		p.guarded.do(t, "GET", path, nil).expect(t, http.StatusOK, "")
 	}
 	p.guarded.do(t, "DELETE", "/v2/team/app/manifests/v1", nil, bearer("pull-secret-1")).expect(t, http.StatusForbidden, "DENIED")
