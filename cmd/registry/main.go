@@ -3,11 +3,13 @@
 //
 //	registry [--listen 127.0.0.1:5000] [--storage file://./registry-data | s3://BUCKET/PREFIX?endpoint=URL&region=R]
 //	         [--upload-ttl 24h] [--auth-file tokens.json] [--tls-cert F --tls-key F]
+//	         [--require-bundles PATTERN,...] [--immutable-tags PATTERN,...]
 //	registry hash-token < secret
 //
 // Every flag can also be set from the environment: REGISTRY_LISTEN,
 // REGISTRY_STORAGE, REGISTRY_UPLOAD_TTL, REGISTRY_AUTH_FILE,
-// REGISTRY_TLS_CERT, REGISTRY_TLS_KEY. A flag wins over the environment.
+// REGISTRY_TLS_CERT, REGISTRY_TLS_KEY, REGISTRY_REQUIRE_BUNDLES,
+// REGISTRY_IMMUTABLE_TAGS. A flag wins over the environment.
 // hash-token prints the auth-file hash of the secret read from stdin
 // (docs/auth.md).
 package main
@@ -41,6 +43,9 @@ type config struct {
 	authFile  string // "": the registry is open
 	tlsCert   string // "": plain HTTP
 	tlsKey    string
+
+	requireBundles patternList // repositories that accept only normreg bundles
+	immutableTags  patternList // tags that cannot move or be deleted once set
 }
 
 func main() {
@@ -92,6 +97,12 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fl.StringVar(&cfg.authFile, "auth-file", env("REGISTRY_AUTH_FILE", ""), "JSON file of scoped tokens; unset: open registry (REGISTRY_AUTH_FILE)")
 	fl.StringVar(&cfg.tlsCert, "tls-cert", env("REGISTRY_TLS_CERT", ""), "PEM certificate (chain): serve HTTPS (REGISTRY_TLS_CERT)")
 	fl.StringVar(&cfg.tlsKey, "tls-key", env("REGISTRY_TLS_KEY", ""), "PEM private key of --tls-cert (REGISTRY_TLS_KEY)")
+	fl.Var(&cfg.requireBundles, "require-bundles", "comma-separated repository patterns (prod/*) accepting only normreg bundles (REGISTRY_REQUIRE_BUNDLES)")
+	fl.Var(&cfg.immutableTags, "immutable-tags", "comma-separated tag patterns (v*) that cannot be moved or deleted once set (REGISTRY_IMMUTABLE_TAGS)")
+	if err := setFromEnv(getenv, map[string]*patternList{
+		"REGISTRY_REQUIRE_BUNDLES": &cfg.requireBundles, "REGISTRY_IMMUTABLE_TAGS": &cfg.immutableTags}); err != nil {
+		return config{}, err
+	}
 	if err := fl.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -139,7 +150,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: api.New(api.Config{Store: store, Logger: log, Auth: auth}), ReadHeaderTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: api.New(api.Config{Store: store, Logger: log, Auth: auth,
+		RequireBundles: cfg.requireBundles, ImmutableTags: cfg.immutableTags}), ReadHeaderTimeout: 30 * time.Second}
 	go expireUploads(ctx, store.Uploads, cfg.uploadTTL, log)
 	served := make(chan error, 1)
 	go func() { served <- serveListener(srv, ln, cfg) }()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ func TestParseConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{listen: "127.0.0.1:6000", storage: "file://./registry-data", uploadTTL: 90 * time.Minute}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("config %+v, want %+v", cfg, want)
 	}
 	for _, args := range [][]string{{"--upload-ttl", "0s"}, {"extra"}, {"--nope"}} {
