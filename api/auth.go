@@ -45,8 +45,8 @@ type caller struct {
 }
 
 // identify returns the principal of req's credentials, or false when a
-// credential is present but matches no token. Every token's hash is
-// compared, in constant time, whether or not an earlier one matched.
+// credential is present but empty or matches no token. Every token's hash
+// is compared, in constant time, whether or not an earlier one matched.
 func (a *Auth) identify(req *http.Request) (caller, bool) {
 	secret, present := credential(req)
 	if !present {
@@ -58,7 +58,7 @@ func (a *Auth) identify(req *http.Request) (caller, bool) {
 			found = &a.tokens[i]
 		}
 	}
-	if found == nil {
+	if found == nil || secret == "" {
 		return caller{}, false
 	}
 	return caller{name: found.name, grants: found.grants, authenticated: true}, true

@@ -319,14 +319,35 @@ func TestAuthOpenPathsAndLog(t *testing.T) {
 	}
 	p.guarded.do(t, "DELETE", "/v2/team/app/manifests/v1", nil, bearer("pull-secret-1")).expect(t, http.StatusForbidden, "DENIED")
 	p.guarded.do(t, "GET", "/v2/", nil, basic("u", "not-a-token")).expect(t, http.StatusUnauthorized, "UNAUTHORIZED")
+	for _, empty := range []string{"Authorization: Bearer ", "Authorization: Basic Og==", "Authorization: Digest x"} {
+		p.guarded.do(t, "GET", "/v2/_catalog", nil, empty).expect(t, http.StatusUnauthorized, "UNAUTHORIZED")
+	}
 	log := p.guarded.log.String()
 	for _, secret := range []string{"pull-secret-1", "not-a-token"} {
 		if strings.Contains(log, secret) {
 			t.Fatalf("the log holds the secret %q:\n%s", secret, log)
 		}
 	}
-	if !strings.Contains(log, "token=puller") || strings.Count(log, "access denied") != 2 {
-		t.Fatalf("want two denials, one naming token puller:\n%s", log)
+	if !strings.Contains(log, "token=puller") || strings.Count(log, "access denied") != 5 {
+		t.Fatalf("want five denials, one naming token puller:\n%s", log)
+	}
+}
+
+// TestAuthEmptySecretNeverMatches: an empty credential is refused even
+// when some token's hash is the hash of the empty string.
+func TestAuthEmptySecretNeverMatches(t *testing.T) {
+	hash, err := api.HashSecret("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := api.NewAuth(api.AuthFile{Tokens: []api.TokenEntry{{Name: "empty", Hash: hash,
+		Scopes: []api.Scope{{Repository: "*", Actions: []api.Action{api.ActionAdmin}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startAuthPair(t, auth)
+	for _, h := range []string{bearer(""), basic("u", "")} {
+		p.guarded.do(t, "GET", "/v2/_catalog", nil, h).expect(t, http.StatusUnauthorized, "UNAUTHORIZED")
 	}
 }
 
