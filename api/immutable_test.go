@@ -2,9 +2,11 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -99,4 +101,25 @@ func TestImmutableTagsUnderConcurrentPushers(t *testing.T) {
 			t.Fatalf("latest history %+v, want \"\"→%s→%s→deleted", moves, d0, d1)
 		}
 	})
+}
+
+// TestTagMovesRecordTheToken: with auth on, a tag move is recorded with the
+// name of the token that made it, and the model API needs pull access.
+func TestTagMovesRecordTheToken(t *testing.T) {
+	r := backends(t)[0].startWith(t, api.Config{Auth: testAuth(t)})
+	basic := func(secret string) string {
+		return "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("ci:"+secret))
+	}
+	cfg := []byte(`{"by":"token"}`)
+	d := artifact.FromBytes(artifact.SHA256, cfg)
+	r.do(t, "POST", "/v2/team/tok/blobs/uploads/?digest="+d.String(), cfg, basic("push-secret-2")).expect(t, http.StatusCreated, "")
+	r.do(t, "PUT", "/v2/team/tok/manifests/latest", imageManifest("application/vnd.test.model", nil, cfg),
+		"Content-Type: "+manifest.MediaTypeImageManifest, basic("push-secret-2")).expect(t, http.StatusCreated, "")
+	resp := r.do(t, "GET", "/api/v1/models/team/tok/tags/latest/history", nil, basic("admin-secret-4"))
+	resp.expect(t, http.StatusOK, "")
+	if !strings.Contains(string(resp.body), `"by":"pusher"`) {
+		t.Errorf("history %s, want the move recorded as by pusher", resp.body)
+	}
+	r.do(t, "GET", "/api/v1/models/team/tok/tags/latest/history", nil, basic("other-secret-5")).expect(t, http.StatusForbidden, "DENIED")
+	r.do(t, "GET", "/api/v1/models/team/tok/tags/latest/history", nil).expect(t, http.StatusUnauthorized, "UNAUTHORIZED")
 }

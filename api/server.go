@@ -19,8 +19,8 @@ type Config struct {
 	Store  *storage.Store
 	Logger *slog.Logger // request and error log; nil discards
 	Auth   *Auth        // access control (LoadAuth); nil leaves the registry open
-	// RequireBundles are repository patterns (path.Match; see
-	// ValidatePatterns) whose repositories accept only normreg bundles.
+	// RequireBundles are repository patterns (see ValidateRepositoryPatterns)
+	// whose repositories accept only normreg bundles.
 	RequireBundles []string
 	// ImmutableTags are tag patterns whose tags cannot move or be deleted once set.
 	ImmutableTags []string

@@ -115,6 +115,9 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return config{}, errors.New("--tls-cert and --tls-key go together")
 	}
+	if err := cfg.validatePatterns(); err != nil {
+		return config{}, err
+	}
 	return cfg, nil
 }
 

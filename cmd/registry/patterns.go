@@ -7,25 +7,21 @@ import (
 	"github.com/normreg/normreg/api"
 )
 
-// patternList is a comma-separated list of glob patterns (path.Match
-// syntax), as --require-bundles and --immutable-tags take them. Setting it
-// replaces the list, so a flag overrides its environment variable.
+// patternList is a comma-separated list of patterns ("*" matches any run
+// of characters), as --require-bundles and --immutable-tags take them.
+// Setting it replaces the list, so a flag overrides its environment variable.
 type patternList []string
 
 // String implements flag.Value.
 func (p *patternList) String() string { return strings.Join(*p, ",") }
 
-// Set implements flag.Value: it splits v at commas, drops empty entries and
-// refuses a malformed pattern.
+// Set implements flag.Value: it splits v at commas and drops empty entries.
 func (p *patternList) Set(v string) error {
 	var list []string
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			list = append(list, s)
 		}
-	}
-	if err := api.ValidatePatterns(list); err != nil {
-		return err
 	}
 	*p = list
 	return nil
@@ -39,6 +35,18 @@ func setFromEnv(getenv func(string) string, lists map[string]*patternList) error
 				return fmt.Errorf("%s: %w", name, err)
 			}
 		}
+	}
+	return nil
+}
+
+// validatePatterns refuses a --require-bundles or --immutable-tags pattern
+// that could never match.
+func (cfg config) validatePatterns() error {
+	if err := api.ValidateRepositoryPatterns(cfg.requireBundles); err != nil {
+		return fmt.Errorf("--require-bundles: %w", err)
+	}
+	if err := api.ValidateTagPatterns(cfg.immutableTags); err != nil {
+		return fmt.Errorf("--immutable-tags: %w", err)
 	}
 	return nil
 }
