@@ -233,6 +233,7 @@ type versionSummary struct {
 	Mode     artifact.Mode   `json:"mode"`
 	Features int             `json:"features"`
 	Findings findingsSummary `json:"findings"`
+	Error    string          `json:"error,omitempty"` // why the bundle could not be checked (a blob deleted since); mode and features are then unset
 }
 
 // findingsSummary counts findings by severity and lists their distinct ids.
@@ -281,14 +282,30 @@ func (s *server) versions(c echo.Context, repo string, _ []string) error {
 	}
 	out := []versionSummary{}
 	for _, d := range digests {
-		view, fs, err := s.checkStored(ctx, repo, artifact.Digest(d))
-		if err != nil {
+		v := versionSummary{Digest: artifact.Digest(d), Tags: nonNil(tags[artifact.Digest(d)]), Created: pushed[artifact.Digest(d)]}
+		if err := s.summarizeVersion(ctx, repo, &v); err != nil {
 			return err
 		}
-		out = append(out, versionSummary{Digest: artifact.Digest(d), Tags: nonNil(tags[artifact.Digest(d)]),
-			Created: pushed[artifact.Digest(d)], Mode: view.Bundle.Mode, Features: len(view.Bundle.Features), Findings: summarize(fs)})
+		out = append(out, v)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"name": repo, "versions": out})
+}
+
+// summarizeVersion checks bundle v.Digest of repo and fills v's mode,
+// feature count and findings, or v.Error when the bundle cannot be checked
+// (content gone or unreadable). Only a cancelled request is an error.
+func (s *server) summarizeVersion(ctx context.Context, repo string, v *versionSummary) error {
+	view, fs, err := s.checkStored(ctx, repo, v.Digest)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	v.Findings = summarize(fs)
+	if err != nil {
+		v.Error = err.Error()
+		return nil
+	}
+	v.Mode, v.Features = view.Bundle.Mode, len(view.Bundle.Features)
+	return nil
 }
 
 // bundleDigests is a lister of the bundles among infos, by digest.

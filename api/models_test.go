@@ -101,6 +101,17 @@ func TestModelAPI(t *testing.T) {
 		r.do(t, "GET", "/api/v1/models/team/fraud/versions/sha256:nothex", nil).expect(t, http.StatusBadRequest, "DIGEST_INVALID")
 		r.do(t, "GET", "/api/v1/models/team/fraud/nothing", nil).expect(t, http.StatusNotFound, "NOT_FOUND")
 
+		r.do(t, "DELETE", "/v2/a/b/blobs/"+mlp.built.Manifest.Config.Digest.String(), nil).expect(t, http.StatusAccepted, "")
+		var broken struct {
+			Versions []struct {
+				Features int
+				Error    string
+			}
+		}
+		if r.getJSON(t, "/api/v1/models/a/b/versions", &broken); len(broken.Versions) != 1 || broken.Versions[0].Error == "" || broken.Versions[0].Features != 0 {
+			t.Errorf("a version whose config was deleted: %+v, want it listed with an error", broken.Versions)
+		}
+
 		moves := r.history(t, "team/fraud", "latest")
 		if len(moves) != 2 || moves[0].To != mlp.built.Digest || moves[1].From != mlp.built.Digest || moves[1].To != small.built.Digest {
 			t.Fatalf("latest history %+v", moves)
