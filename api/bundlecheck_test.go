@@ -36,11 +36,7 @@ func buildFixture(t *testing.T, name string, parent *fixture) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := manifest.Declared{ModelName: name, Mode: artifact.Mode(c.Push.Mode), Features: c.Push.Features,
-		InputTensor: c.Push.InputTensor, InputAxis: c.Push.InputAxis, BNFrozen: c.Push.BNFrozen, NoScaler: c.Push.NoScaler}
-	if c.Push.BatchSize != nil {
-		d.BatchSize = *c.Push.BatchSize
-	}
+	d := c.Declared(name)
 	if parent != nil {
 		d.ParentDigest, d.ParentWeightsDigest = parent.built.Digest, parent.built.Manifest.Layers[0].Digest
 	}

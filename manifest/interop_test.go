@@ -20,11 +20,7 @@ func buildInterop(t *testing.T, name string) (bundle, *bundletest.InteropCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := manifest.Declared{ModelName: name, Mode: artifact.Mode(c.Push.Mode), Features: c.Push.Features,
-		InputTensor: c.Push.InputTensor, InputAxis: c.Push.InputAxis, BNFrozen: c.Push.BNFrozen, NoScaler: c.Push.NoScaler}
-	if c.Push.BatchSize != nil {
-		d.BatchSize = *c.Push.BatchSize
-	}
+	d := c.Declared(name)
 	if c.Push.Parent != nil {
 		p, _ := buildInterop(t, *c.Push.Parent)
 		d.ParentDigest, d.ParentWeightsDigest = p.Digest, p.Manifest.Layers[0].Digest

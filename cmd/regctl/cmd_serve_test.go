@@ -26,8 +26,7 @@ import (
 // the checks (as another OCI client would), and returns repo@digest.
 func pushUnchecked(t *testing.T, host, name, repo string) string {
 	t.Helper()
-	var c interopCase
-	readJSON(t, fixture(name, "case.json"), &c)
+	c := readCase(t, name)
 	w, err := os.Open(fixture(name, c.Push.Weights))
 	if err != nil {
 		t.Fatal(err)

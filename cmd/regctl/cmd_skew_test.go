@@ -17,8 +17,7 @@ import (
 // returns the pinned reference repo@digest.
 func pushCase(t *testing.T, env map[string]string, name, repo string) string {
 	t.Helper()
-	var c interopCase
-	readJSON(t, fixture(name, "case.json"), &c)
+	c := readCase(t, name)
 	d := regctl(t, env, "", pushArgs(t, name, c, repo+":v1")...).must(t, exitOK, "push of "+name).line()
 	return repo + "@" + d
 }
@@ -82,12 +81,7 @@ func TestSkewOnFixtures(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 			t.Fatalf("%s: %v\n%s", name, err, r.stdout)
 		}
-		var c struct {
-			Samples struct {
-				ShiftedFeatures []string `json:"shifted_features"`
-			} `json:"samples"`
-		}
-		readJSON(t, fixture(name, "case.json"), &c)
+		c := readCase(t, name)
 		if !slices.Equal(out.Flagged, c.Samples.ShiftedFeatures) || !out.Refused || out.Rows != 500 {
 			t.Errorf("%s sample-shifted: flagged %v, want %v (refused %v, %d rows)", name, out.Flagged, c.Samples.ShiftedFeatures, out.Refused, out.Rows)
 		}

@@ -13,55 +13,21 @@ import (
 	"github.com/normreg/normreg/api/client/registrytest"
 	"github.com/normreg/normreg/artifact"
 	"github.com/normreg/normreg/manifest"
+	"github.com/normreg/normreg/manifest/bundletest"
 )
 
-// interopCase is a testdata/interop case.json.
-type interopCase struct {
-	Push struct {
-		Weights     string   `json:"weights"`
-		Scaler      *string  `json:"scaler"`
-		Mode        string   `json:"mode"`
-		Features    []string `json:"features"`
-		InputTensor string   `json:"input_tensor"`
-		InputAxis   int      `json:"input_axis"`
-		BatchSize   *int     `json:"batch_size"`
-		Parent      *string  `json:"parent"`
-		BNFrozen    bool     `json:"bn_frozen"`
-		NoScaler    bool     `json:"no_scaler"`
-	} `json:"push"`
-	Expect struct {
-		Outcome  string   `json:"outcome"`
-		Findings []string `json:"findings"`
-	} `json:"expect"`
-}
-
-// interopExpected is a testdata/interop expected.json: what torch and sklearn computed.
-type interopExpected struct {
-	BN map[string]struct {
-		RunningMean       []float64 `json:"running_mean"`
-		RunningVar        []float64 `json:"running_var"`
-		NumBatchesTracked int64     `json:"num_batches_tracked"`
-	} `json:"bn"`
-	Scaler *struct {
-		Mean  []float64 `json:"mean_"`
-		Scale []float64 `json:"scale_"`
-	} `json:"scaler"`
-}
-
-// readJSON decodes a fixture file.
-func readJSON(t *testing.T, path string, v any) {
+// readCase reads interop case name's case.json.
+func readCase(t *testing.T, name string) *bundletest.InteropCase {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	c, err := bundletest.ReadInteropCase(fixture(name, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	return c
 }
 
 // pushArgs turns a case's push flags into regctl push arguments.
-func pushArgs(t *testing.T, name string, c interopCase, ref string) []string {
+func pushArgs(t *testing.T, name string, c *bundletest.InteropCase, ref string) []string {
 	p := c.Push
 	features := filepath.Join(t.TempDir(), "features")
 	os.WriteFile(features, []byte(strings.Join(p.Features, "\n")), 0o644)
@@ -106,19 +72,21 @@ func TestInteropFixtures(t *testing.T) {
 }
 
 func interopCaseTest(t *testing.T, env map[string]string, name string) {
-	var c interopCase
-	readJSON(t, fixture(name, "case.json"), &c)
+	c := readCase(t, name)
 	repo := "interop/" + name
 	args := pushArgs(t, name, c, repo+":v1")
 	if c.Push.Parent != nil {
-		var pc interopCase
-		readJSON(t, fixture(*c.Push.Parent, "case.json"), &pc)
+		pc := readCase(t, *c.Push.Parent)
 		regctl(t, env, "", pushArgs(t, *c.Push.Parent, pc, repo+":parent")...).must(t, exitOK, "push of the parent")
 		args = append(args, "--parent", repo+":parent")
 	}
 	want := map[string]int{"ok": exitOK, "refused": exitRefused}[c.Expect.Outcome]
 	r := regctl(t, env, "", args...).must(t, want, "push")
-	wantIDs := slices.Sorted(slices.Values(c.Expect.Findings))
+	var wantIDs []string
+	for _, id := range c.Expect.Findings {
+		wantIDs = append(wantIDs, string(id))
+	}
+	slices.Sort(wantIDs)
 	if got := findingIDs(r.stderr); !slices.Equal(got, wantIDs) {
 		t.Fatalf("findings %v, want %v\nstderr: %s", got, wantIDs, r.stderr)
 	}
@@ -146,8 +114,10 @@ func regctlResolve(t *testing.T, env map[string]string, ref string) (string, err
 // assertExtracted pulls an accepted bundle and compares its bnstats layer
 // and inspect's scaler table with the libraries' values in expected.json.
 func assertExtracted(t *testing.T, env map[string]string, name, pinned string) {
-	var exp interopExpected
-	readJSON(t, fixture(name, "expected.json"), &exp)
+	exp, err := bundletest.ReadInteropExpected(fixture(name, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(t.TempDir(), "b")
 	regctl(t, env, "", "pull", pinned, "-o", out).must(t, exitOK, "pull")
 	raw, err := os.ReadFile(filepath.Join(out, manifest.FileBNStats))
@@ -190,8 +160,7 @@ func TestHandmadeBundleWithOras(t *testing.T) {
 	oras := registrytest.Tool(t, "oras")
 	host, _ := registrytest.Distribution(t)
 	env := map[string]string{"REGCTL_REGISTRY": host}
-	var c interopCase
-	readJSON(t, fixture("mlp", "case.json"), &c)
+	c := readCase(t, "mlp")
 	d := regctl(t, env, "", pushArgs(t, "mlp", c, "good:v1")...).must(t, exitOK, "push").line()
 	dir := filepath.Join(t.TempDir(), "good")
 	regctl(t, env, "", "pull", "good@"+d, "-o", dir).must(t, exitOK, "pull")

@@ -39,8 +39,7 @@ func TestRegctlTLSWithToken(t *testing.T) {
 	host, ca, log := normregTLS(t)
 	env := map[string]string{"REGCTL_REGISTRY": host, "HOME": t.TempDir()}
 	regctl(t, env, tlsToken+"\n", "login", "--ca-file", ca, host).must(t, exitOK, "login")
-	var c interopCase
-	readJSON(t, fixture("mlp", "case.json"), &c)
+	c := readCase(t, "mlp")
 	d := regctl(t, env, "", append(pushArgs(t, "mlp", c, "team/churn:v1"), "--ca-file", ca)...).must(t, exitOK, "push with the stored token").line()
 
 	env["REGCTL_CA_FILE"] = ca

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
 )
 
 // InteropCase is a testdata/interop/<case>/case.json: the regctl push flags
@@ -30,6 +31,21 @@ type InteropCase struct {
 		Outcome  string             `json:"outcome"`  // "ok" or "refused"
 		Findings []artifact.CheckID `json:"findings"` // distinct ids, warnings included
 	} `json:"expect"`
+	Samples struct {
+		ShiftedFeatures []string `json:"shifted_features"` // the features sample-shifted.csv shifts
+	} `json:"samples"`
+}
+
+// Declared returns the case's push flags as the declarations regctl push
+// makes for model name, without a parent.
+func (c *InteropCase) Declared(name string) manifest.Declared {
+	p := c.Push
+	d := manifest.Declared{ModelName: name, Mode: artifact.Mode(p.Mode), Features: p.Features,
+		InputTensor: p.InputTensor, InputAxis: p.InputAxis, BNFrozen: p.BNFrozen, NoScaler: p.NoScaler}
+	if p.BatchSize != nil {
+		d.BatchSize = *p.BatchSize
+	}
+	return d
 }
 
 // InteropExpected is a testdata/interop/<case>/expected.json: what torch and
