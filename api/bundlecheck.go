@@ -26,7 +26,7 @@ var _ manifest.Fetcher = storeFetcher{}
 
 // Fetch implements manifest.Fetcher.
 func (f storeFetcher) Fetch(ctx context.Context, desc artifact.Descriptor, offset int64) (io.ReadCloser, error) {
-	if !isManifestType(desc.MediaType) {
+	if !manifest.IsManifestMediaType(desc.MediaType) {
 		rc, _, err := f.store.Blobs.Open(ctx, f.repo, desc.Digest, offset)
 		return rc, err
 	}
@@ -38,16 +38,6 @@ func (f storeFetcher) Fetch(ctx context.Context, desc artifact.Descriptor, offse
 		return nil, fmt.Errorf("%w: offset %d of a %d-byte manifest", storage.ErrRangeInvalid, offset, len(mf.Data))
 	}
 	return io.NopCloser(bytes.NewReader(mf.Data[offset:])), nil
-}
-
-// isManifestType reports whether mediaType names a manifest rather than a blob.
-func isManifestType(mediaType string) bool {
-	switch mediaType {
-	case manifest.MediaTypeImageManifest, manifest.MediaTypeImageIndex,
-		manifest.MediaTypeDockerManifest, manifest.MediaTypeDockerManifestList:
-		return true
-	}
-	return false
 }
 
 // errNotBundle: a repository that --require-bundles names got a manifest

@@ -84,13 +84,23 @@ func (m *Manifest) resolveMediaType(contentType string) error {
 	case m.MediaType == "":
 		m.MediaType = ct
 	}
-	switch m.MediaType {
-	case MediaTypeImageManifest, MediaTypeImageIndex, MediaTypeDockerManifest, MediaTypeDockerManifestList:
+	switch {
+	case IsManifestMediaType(m.MediaType):
 		return nil
-	case "":
+	case m.MediaType == "":
 		return fmt.Errorf("%w: neither the body nor the Content-Type names a media type", ErrManifestInvalid)
 	}
 	return fmt.Errorf("%w: unsupported media type %q", ErrManifestInvalid, m.MediaType)
+}
+
+// IsManifestMediaType reports whether mediaType names a manifest (OCI image
+// manifest or index, Docker manifest or manifest list) rather than a blob.
+func IsManifestMediaType(mediaType string) bool {
+	switch mediaType {
+	case MediaTypeImageManifest, MediaTypeImageIndex, MediaTypeDockerManifest, MediaTypeDockerManifestList:
+		return true
+	}
+	return false
 }
 
 // IsIndex reports whether m lists other manifests (OCI index or Docker manifest list).

@@ -26,7 +26,7 @@ func (c *Client) Fetcher(repo string) Fetcher { return Fetcher{c: c, repo: repo}
 // digest (offset 0 only), or a blob, with a Range request when offset > 0.
 // The content is not verified here; callers verify what they read whole.
 func (f Fetcher) Fetch(ctx context.Context, desc artifact.Descriptor, offset int64) (io.ReadCloser, error) {
-	if isManifest(desc.MediaType) {
+	if manifest.IsManifestMediaType(desc.MediaType) {
 		if offset != 0 {
 			return nil, fmt.Errorf("manifest %s: reading from offset %d is not supported", desc.Digest, offset)
 		}
@@ -34,14 +34,4 @@ func (f Fetcher) Fetch(ctx context.Context, desc artifact.Descriptor, offset int
 		return io.NopCloser(bytes.NewReader(data)), err
 	}
 	return f.c.openBlob(ctx, f.repo, desc.Digest, offset, -1)
-}
-
-// isManifest reports whether mediaType is one of a manifest.
-func isManifest(mediaType string) bool {
-	switch mediaType {
-	case manifest.MediaTypeImageManifest, manifest.MediaTypeImageIndex,
-		manifest.MediaTypeDockerManifest, manifest.MediaTypeDockerManifestList:
-		return true
-	}
-	return false
 }
