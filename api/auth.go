@@ -143,15 +143,38 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.deny(c, p, need{}, "anonymous access is off")
 		}
 		n, ok := needOf(req.Method, req.URL.Path)
-		switch {
-		case ok && n.token && !p.authenticated:
+		if ok && n.token && !p.authenticated {
 			return s.deny(c, p, n, "the ping needs a token")
-		case ok && n.repo != "" && !p.grants.allows(n.repo, n.action):
-			return s.deny(c, p, n, "scope does not allow it")
+		}
+		if ok {
+			if err := s.authorize(c, p, n); err != nil {
+				return err
+			}
 		}
 		s.checkMount(c, p)
 		return next(c)
 	}
+}
+
+// authorize returns nil when p's scopes allow n (a need without a
+// repository asks nothing of them), else deny's error.
+func (s *server) authorize(c echo.Context, p caller, n need) error {
+	if n.repo == "" || p.grants.allows(n.repo, n.action) {
+		return nil
+	}
+	return s.deny(c, p, n, "scope does not allow it")
+}
+
+// require is authorize for a handler that learns what a request needs only
+// after authenticate ran (the model API), for the principal authenticate
+// identified; nil when auth is off.
+func (s *server) require(c echo.Context, n need) error {
+	if s.auth == nil {
+		return nil
+	}
+	name := principal(c)
+	gs, _ := c.Get(grantsKey).(grants)
+	return s.authorize(c, caller{name: name, grants: gs, authenticated: name != ""}, n)
 }
 
 // deny logs a refused request (never its credential) and returns the error

@@ -81,29 +81,12 @@ func (s *server) modelDispatch(c echo.Context) error {
 		if err := artifact.ValidateRepository(repo); err != nil {
 			return err
 		}
-		if err := s.mayPull(c, repo); err != nil {
+		if err := s.require(c, need{repo: repo, action: ActionPull}); err != nil {
 			return err
 		}
 		return mr.handle(s, c, repo, params)
 	}
 	return fmt.Errorf("%w: %s", errRouteUnknown, c.Request().URL.Path)
-}
-
-// mayPull refuses, when auth is on, a model API request for a repository
-// the request's principal may not pull: 403 for a token, 401 with the
-// Basic challenge when anonymous.
-func (s *server) mayPull(c echo.Context, repo string) error {
-	if s.auth == nil {
-		return nil
-	}
-	if gs, _ := c.Get(grantsKey).(grants); gs.allows(repo, ActionPull) {
-		return nil
-	}
-	if principal(c) != "" {
-		return errDenied
-	}
-	c.Response().Header().Set("WWW-Authenticate", basicChallenge)
-	return errUnauthorized
 }
 
 // withDefaultPage makes a listing without ?n= return defaultModelPage entries.
