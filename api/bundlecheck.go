@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,9 +13,9 @@ import (
 )
 
 // storeFetcher is a manifest.Fetcher over one repository of the store:
-// blobs are streamed from storage from the asked offset (so the weights
-// header and BatchNorm tensors are read by ranges), manifests (a parent
-// bundle) are read from the same repository.
+// blobs are streamed from storage from the asked offset, cut to the asked
+// length (so the weights header and BatchNorm tensors are read by ranges),
+// manifests (a parent bundle) are read from the same repository.
 type storeFetcher struct {
 	store *storage.Store
 	repo  string
@@ -25,10 +24,13 @@ type storeFetcher struct {
 var _ manifest.Fetcher = storeFetcher{}
 
 // Fetch implements manifest.Fetcher.
-func (f storeFetcher) Fetch(ctx context.Context, desc artifact.Descriptor, offset int64) (io.ReadCloser, error) {
+func (f storeFetcher) Fetch(ctx context.Context, desc artifact.Descriptor, offset, length int64) (io.ReadCloser, error) {
 	if !manifest.IsManifestMediaType(desc.MediaType) {
 		rc, _, err := f.store.Blobs.Open(ctx, f.repo, desc.Digest, offset)
-		return rc, err
+		if err != nil {
+			return nil, err
+		}
+		return manifest.LimitFetched(rc, length), nil
 	}
 	mf, err := f.store.Manifests.Get(ctx, f.repo, desc.Digest)
 	if err != nil {
@@ -37,7 +39,7 @@ func (f storeFetcher) Fetch(ctx context.Context, desc artifact.Descriptor, offse
 	if offset < 0 || offset > int64(len(mf.Data)) {
 		return nil, fmt.Errorf("%w: offset %d of a %d-byte manifest", storage.ErrRangeInvalid, offset, len(mf.Data))
 	}
-	return io.NopCloser(bytes.NewReader(mf.Data[offset:])), nil
+	return manifest.SliceFetched(mf.Data, offset, length)
 }
 
 // errNotBundle: a repository that --require-bundles names got a manifest

@@ -30,11 +30,11 @@ func newBundle(t *testing.T, w, sc []byte, d manifest.Declared) bundle {
 // serving anything else (e.g. a parent bundle).
 func (b bundle) fetcher(overrides map[artifact.Digest][]byte, next manifest.Fetcher) manifest.Fetcher {
 	local := b.Fetcher(bytes.NewReader(b.weights), next)
-	return bundletest.FetcherFunc(func(ctx context.Context, d artifact.Descriptor, off int64) (io.ReadCloser, error) {
+	return bundletest.FetcherFunc(func(ctx context.Context, d artifact.Descriptor, off, n int64) (io.ReadCloser, error) {
 		if c, ok := overrides[d.Digest]; ok {
-			return io.NopCloser(bytes.NewReader(c[off:])), nil
+			return manifest.SliceFetched(c, off, n)
 		}
-		return local.Fetch(ctx, d, off)
+		return local.Fetch(ctx, d, off, n)
 	})
 }
 
@@ -153,8 +153,8 @@ func TestCheckRefusesNonBundles(t *testing.T) {
 
 // countingFetcher counts the bytes read through it per digest.
 func countingFetcher(next manifest.Fetcher, counts map[artifact.Digest]*atomic.Int64) manifest.Fetcher {
-	return bundletest.FetcherFunc(func(ctx context.Context, d artifact.Descriptor, off int64) (io.ReadCloser, error) {
-		rc, err := next.Fetch(ctx, d, off)
+	return bundletest.FetcherFunc(func(ctx context.Context, d artifact.Descriptor, off, n int64) (io.ReadCloser, error) {
+		rc, err := next.Fetch(ctx, d, off, n)
 		if err != nil || counts[d.Digest] == nil {
 			return rc, err
 		}

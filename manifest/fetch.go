@@ -10,14 +10,30 @@ import (
 
 // Fetcher reads the content of one repository's blobs and manifests.
 //
-// Fetch returns desc's content from byte offset to its end (0 <= offset <=
-// desc.Size). A descriptor whose MediaType is a manifest media type
-// (MediaTypeImageManifest, ...) names a manifest, possibly with Size -1
-// (unknown); any other names a blob. Fetch need not verify the content: the
-// callers in this package verify whatever they read whole, and read the
-// weights by ranges. Closing the reader early abandons the rest.
+// Fetch returns length bytes of desc's content from byte offset (0 <= offset,
+// 0 < length, offset+length <= desc.Size), or, when length < 0, the content
+// from offset to its end (offset <= desc.Size). A bounded Fetch should ask
+// its source for those bytes only (e.g. a closed HTTP Range): the weights
+// are read by such ranges, and may be many gigabytes. A descriptor whose
+// MediaType is a manifest media type (MediaTypeImageManifest, ...) names a
+// manifest, possibly with Size -1 (unknown); any other names a blob. Fetch
+// need not verify the content: the callers in this package verify whatever
+// they read whole. Closing the reader early abandons the rest.
 type Fetcher interface {
-	Fetch(ctx context.Context, desc artifact.Descriptor, offset int64) (io.ReadCloser, error)
+	Fetch(ctx context.Context, desc artifact.Descriptor, offset, length int64) (io.ReadCloser, error)
+}
+
+// LimitFetched returns rc cut to length bytes (all of rc when length < 0);
+// closing it closes rc. It serves Fetch implementations whose source reads
+// to the end.
+func LimitFetched(rc io.ReadCloser, length int64) io.ReadCloser {
+	if length < 0 {
+		return rc
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(rc, length), rc}
 }
 
 // readVerified reads desc whole, at most limit bytes, and verifies its size
@@ -27,7 +43,7 @@ func readVerified(ctx context.Context, f Fetcher, desc artifact.Descriptor, limi
 	if desc.Size > limit {
 		return nil, fmt.Errorf("%w: %s %s is %d bytes, more than %d", ErrInvalidBundle, desc.MediaType, desc.Digest, desc.Size, limit)
 	}
-	rc, err := f.Fetch(ctx, desc, 0)
+	rc, err := f.Fetch(ctx, desc, 0, -1)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s %s: %w", desc.MediaType, desc.Digest, err)
 	}
@@ -42,8 +58,8 @@ func readVerified(ctx context.Context, f Fetcher, desc artifact.Descriptor, limi
 	return b, nil
 }
 
-// rangeReader reads one blob by ranged fetches: each ReadAt is one Fetch at
-// its offset, reading only len(p) bytes.
+// rangeReader reads one blob by ranged fetches: each ReadAt is one Fetch of
+// len(p) bytes (fewer past the blob's end) at its offset.
 type rangeReader struct {
 	ctx  context.Context
 	f    Fetcher
@@ -55,7 +71,10 @@ func (r rangeReader) ReadAt(p []byte, off int64) (int, error) {
 	if off >= r.desc.Size {
 		return 0, io.EOF
 	}
-	rc, err := r.f.Fetch(r.ctx, r.desc, off)
+	if len(p) == 0 {
+		return 0, nil
+	}
+	rc, err := r.f.Fetch(r.ctx, r.desc, off, min(int64(len(p)), r.desc.Size-off))
 	if err != nil {
 		return 0, err
 	}

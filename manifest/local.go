@@ -27,25 +27,26 @@ type localFetcher struct {
 }
 
 // Fetch implements Fetcher.
-func (l *localFetcher) Fetch(ctx context.Context, desc artifact.Descriptor, offset int64) (io.ReadCloser, error) {
+func (l *localFetcher) Fetch(ctx context.Context, desc artifact.Descriptor, offset, length int64) (io.ReadCloser, error) {
 	w := l.built.Manifest.Layers[0]
 	switch content, ok := l.built.Blobs[desc.Digest]; {
 	case desc.Digest == l.built.Digest:
-		return sliceFrom(l.built.ManifestBytes, offset)
+		return SliceFetched(l.built.ManifestBytes, offset, length)
 	case ok:
-		return sliceFrom(content, offset)
+		return SliceFetched(content, offset, length)
 	case desc.Digest == w.Digest && offset <= w.Size:
-		return io.NopCloser(io.NewSectionReader(l.weights, offset, w.Size-offset)), nil
+		return LimitFetched(io.NopCloser(io.NewSectionReader(l.weights, offset, w.Size-offset)), length), nil
 	case l.next != nil:
-		return l.next.Fetch(ctx, desc, offset)
+		return l.next.Fetch(ctx, desc, offset, length)
 	}
 	return nil, fmt.Errorf("%s: %w", desc.Digest, fs.ErrNotExist)
 }
 
-// sliceFrom returns a reader of b from offset.
-func sliceFrom(b []byte, offset int64) (io.ReadCloser, error) {
+// SliceFetched returns a reader of length bytes of b from offset (to b's end
+// when length < 0), for Fetch implementations that hold the content.
+func SliceFetched(b []byte, offset, length int64) (io.ReadCloser, error) {
 	if offset < 0 || offset > int64(len(b)) {
 		return nil, fmt.Errorf("offset %d outside %d bytes", offset, len(b))
 	}
-	return io.NopCloser(bytes.NewReader(b[offset:])), nil
+	return LimitFetched(io.NopCloser(bytes.NewReader(b[offset:])), length), nil
 }

@@ -2,14 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"os"
-	"path"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/normreg/normreg/api/client/registrytest"
@@ -57,50 +50,21 @@ func TestDiffFineTunes(t *testing.T) {
 }
 
 // TestDiffReadsNoWholeWeights diffs through a proxy that records every
-// request for a weights blob: diff's own reads (header, per-tensor digests)
-// are closed ranges. The checks' read of the weights header (manifest.Check
-// through client.Fetcher, whose Fetch has no length) opens the blob from
-// offset 0 without a Range and closes it after the header: at most one such
-// request per bundle is allowed here; its BatchNorm tensor reads are
-// open-ended ranges closed after the tensor.
+// request for a weights blob: all of them, diff's own reads (header,
+// per-tensor digests) and the checks' (header, BatchNorm tensors), are
+// closed ranges.
 func TestDiffReadsNoWholeWeights(t *testing.T) {
 	host, _ := registrytest.Normreg(t)
 	env := map[string]string{"REGCTL_REGISTRY": host}
 	base := pushCase(t, env, "mlp", "diff/mlp")
 	other := pushCase(t, env, "finetune-ok", "diff/mlp")
-	weights := map[string]bool{}
-	for _, name := range []string{"mlp", "finetune-ok"} {
-		b, _ := os.ReadFile(fixture(name, "weights.safetensors"))
-		weights[artifact.FromBytes(artifact.SHA256, b).String()] = true
+	phost, rec := recordWeightsReads(t, host, "mlp", "finetune-ok")
+	regctl(t, map[string]string{"REGCTL_REGISTRY": phost}, "", "diff", base, other, "--tensor-bytes").must(t, exitOK, "diff through the proxy")
+	whole, closed, open := rec.split()
+	if whole > 0 || len(open) > 0 {
+		t.Fatalf("weights read whole %d times and by open-ended ranges %v; want closed ranges only", whole, open)
 	}
-	var mu sync.Mutex
-	var whole, ranged []string
-	target, _ := url.Parse("http://" + host)
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if weights[path.Base(r.URL.Path)] && r.Method == http.MethodGet {
-			mu.Lock()
-			if r.Header.Get("Range") == "" {
-				whole = append(whole, r.URL.Path)
-			} else {
-				ranged = append(ranged, r.Header.Get("Range"))
-			}
-			mu.Unlock()
-		}
-		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
-	penv := map[string]string{"REGCTL_REGISTRY": strings.TrimPrefix(proxy.URL, "http://")}
-	regctl(t, penv, "", "diff", base, other, "--tensor-bytes").must(t, exitOK, "diff through the proxy")
-	if len(whole) > 2 || len(ranged) == 0 {
-		t.Fatalf("weights opened whole %d times (%v); ranged reads %d", len(whole), whole, len(ranged))
-	}
-	closed := 0
-	for _, r := range ranged {
-		if !strings.HasSuffix(r, "-") {
-			closed++
-		}
-	}
-	if closed < 2*10 { // two header reads and 16 tensors per weights
-		t.Errorf("%d closed ranged reads, want diff's header and per-tensor reads: %v", closed, ranged)
+	if len(closed) < 2*10 { // two header reads and 16 tensors per weights
+		t.Errorf("%d closed ranged reads, want diff's header and per-tensor reads: %v", len(closed), closed)
 	}
 }

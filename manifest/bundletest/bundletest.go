@@ -115,9 +115,9 @@ func Scaler(features []string, mean, variance []float64, samples int) []byte {
 
 // FetcherFunc adapts a function to manifest.Fetcher (and any interface with
 // the same Fetch method), for tests that serve or tamper with content.
-type FetcherFunc func(ctx context.Context, desc artifact.Descriptor, offset int64) (io.ReadCloser, error)
+type FetcherFunc func(ctx context.Context, desc artifact.Descriptor, offset, length int64) (io.ReadCloser, error)
 
 // Fetch calls f.
-func (f FetcherFunc) Fetch(ctx context.Context, desc artifact.Descriptor, offset int64) (io.ReadCloser, error) {
-	return f(ctx, desc, offset)
+func (f FetcherFunc) Fetch(ctx context.Context, desc artifact.Descriptor, offset, length int64) (io.ReadCloser, error) {
+	return f(ctx, desc, offset, length)
 }
