@@ -54,13 +54,26 @@ func (c *Client) PushBlob(ctx context.Context, repo string, desc artifact.Descri
 // where the content ends it returns io.EOF only if it hashes to desc.Digest
 // and has desc.Size bytes (size < 0: any), else an error wrapping
 // artifact.ErrDigestMismatch or artifact.ErrSizeMismatch. The caller closes it.
+// A blob of 64 MiB or more is received and verified ahead of the caller's
+// reads (see readAhead).
 func (c *Client) FetchBlob(ctx context.Context, repo string, desc artifact.Descriptor) (io.ReadCloser, error) {
 	rc, err := c.openBlob(ctx, repo, desc.Digest, 0, -1)
 	if err != nil {
 		return nil, err
 	}
-	return readCloser{artifact.NewVerifyReader(rc, desc.Digest, desc.Size), rc}, nil
+	vr := artifact.NewVerifyReader(rc, desc.Digest, desc.Size)
+	if desc.Size < readAheadMin {
+		return readCloser{vr, rc}, nil
+	}
+	a := newReadAhead(vr)
+	return readCloser{a, closerFunc(func() error { a.stop(); return rc.Close() })}, nil
 }
+
+// closerFunc is a func as an io.Closer.
+type closerFunc func() error
+
+// Close implements io.Closer.
+func (f closerFunc) Close() error { return f() }
 
 // FetchBlobRange streams length bytes of blob d of repo from offset (a Range
 // request), for reading part of a large blob such as a weights header. The
