@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -20,6 +21,23 @@ type bundleFiles struct {
 // pushArgs are regctl push's flags for the bundle with the given scaler file.
 func (b bundleFiles) pushArgs(scaler string) []string {
 	return []string{"--weights", b.weights, "--scaler", scaler, "--mode", "eval"}
+}
+
+// gen writes a bench bundle (weights.safetensors, scaler.json, scaler2.json) into -o.
+func gen(args []string) error {
+	fl := flag.NewFlagSet("gen", flag.ContinueOnError)
+	root := fl.String("root", ".", "the normreg checkout")
+	size := fl.String("size", "1GiB", "weights size")
+	out := fl.String("o", "", "directory to write into")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	sizes, err := parseSizes(*size)
+	if err != nil || len(sizes) != 1 || *out == "" {
+		return fmt.Errorf("usage: normreg-bench gen -size SIZE -o DIR")
+	}
+	_, err = genBundle(*root, *out, sizes[0], uint64(sizes[0]))
+	return err
 }
 
 // fixtureDir holds the PyTorch-written MLP the bench bundles grow from.
