@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/normreg/normreg/api/client"
 	"github.com/normreg/normreg/artifact"
@@ -34,7 +35,7 @@ func usageError(format string, args ...any) error {
 func refusedError(what string, fs artifact.Findings) error {
 	var ids []artifact.CheckID
 	for _, f := range fs {
-		if f.Severity == artifact.Refuse {
+		if f.Severity == artifact.Refuse && !slices.Contains(ids, f.ID) {
 			ids = append(ids, f.ID)
 		}
 	}
@@ -51,7 +52,7 @@ func registryError(host string, err error) error {
 	case errors.Is(err, client.ErrUnauthorized):
 		return fmt.Errorf("%w (registry %s wants credentials: set REGCTL_TOKEN or run `regctl login %s`)", err, host, host)
 	case errors.Is(err, client.ErrDenied):
-		return fmt.Errorf("%w (the credentials for %s lack the permission)", err, host)
+		return fmt.Errorf("%w (registry %s denied it: the credentials lack the permission, or the tag is immutable)", err, host)
 	}
 	return err
 }

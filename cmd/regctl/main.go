@@ -104,10 +104,18 @@ func parseFlags(c *command, args []string) ([]string, error) {
 	}
 }
 
+// listed renders arguments for a message: ": a b", or nothing when there are none.
+func listed(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(args, " ")
+}
+
 // wantArgs checks the number of positional arguments.
 func wantArgs(c string, args []string, n int) error {
 	if len(args) != n {
-		return usageError("%s takes %d argument(s), got %d: %s", c, n, len(args), strings.Join(args, " "))
+		return usageError("%s takes %d argument(s), got %d%s (regctl with no arguments lists the commands)", c, n, len(args), listed(args))
 	}
 	return nil
 }
