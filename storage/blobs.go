@@ -41,12 +41,24 @@ func storeBlob(ctx context.Context, d Driver, expected artifact.Digest, size int
 	case err == nil:
 		_, err = io.Copy(io.Discard, vr)
 	case errors.Is(err, ErrNotFound):
-		err = d.Put(ctx, blobKey(expected), vr, size)
+		err = putAhead(ctx, d, blobKey(expected), vr, size)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("blob %s: %w", expected, err)
 	}
 	return vr.Size(), nil
+}
+
+// putAhead puts r at key, reading (and so verifying) r ahead of the
+// driver's writes when it may be large (size unknown or at least
+// artifact.ReadAheadMin), so receiving and hashing overlap with writing.
+func putAhead(ctx context.Context, d Driver, key string, r io.Reader, size int64) error {
+	if size >= 0 && size < artifact.ReadAheadMin {
+		return d.Put(ctx, key, r, size)
+	}
+	a := artifact.NewReadAhead(r)
+	defer a.Stop()
+	return d.Put(ctx, key, a, size)
 }
 
 // link records that blob d belongs to repo, and repo in the catalog.

@@ -55,18 +55,18 @@ func (c *Client) PushBlob(ctx context.Context, repo string, desc artifact.Descri
 // and has desc.Size bytes (size < 0: any), else an error wrapping
 // artifact.ErrDigestMismatch or artifact.ErrSizeMismatch. The caller closes it.
 // A blob of 64 MiB or more is received and verified ahead of the caller's
-// reads (see readAhead).
+// reads (see artifact.ReadAhead).
 func (c *Client) FetchBlob(ctx context.Context, repo string, desc artifact.Descriptor) (io.ReadCloser, error) {
 	rc, err := c.openBlob(ctx, repo, desc.Digest, 0, -1)
 	if err != nil {
 		return nil, err
 	}
 	vr := artifact.NewVerifyReader(rc, desc.Digest, desc.Size)
-	if desc.Size < readAheadMin {
+	if desc.Size < artifact.ReadAheadMin {
 		return readCloser{vr, rc}, nil
 	}
-	a := newReadAhead(vr)
-	return readCloser{a, closerFunc(func() error { a.stop(); return rc.Close() })}, nil
+	a := artifact.NewReadAhead(vr)
+	return readCloser{a, closerFunc(func() error { a.Stop(); return rc.Close() })}, nil
 }
 
 // closerFunc is a func as an io.Closer.

@@ -1,16 +1,16 @@
-package client
+package artifact
 
 import (
 	"io"
 	"sync"
 )
 
-// Blobs of at least readAheadMin bytes are read ahead: a goroutine reads
-// (and verifies) up to readAheadBuffers buffers of readAheadSize bytes while
-// the caller writes the previous ones, so receiving and hashing overlap
-// with the caller's writes. Memory stays bounded whatever the blob's size.
+// ReadAheadMin is the size from which streaming a blob through a ReadAhead
+// pays for its goroutine and buffers.
+const ReadAheadMin = 64 << 20
+
+// A ReadAhead holds at most readAheadBuffers buffers of readAheadSize bytes.
 const (
-	readAheadMin     = 64 << 20
 	readAheadSize    = 1 << 20
 	readAheadBuffers = 4
 )
@@ -21,8 +21,11 @@ type filled struct {
 	err error
 }
 
-// readAhead reads r from a goroutine into a bounded ring of buffers.
-type readAhead struct {
+// ReadAhead reads its source from a goroutine into a bounded ring of
+// buffers, so that reading and hashing the source (a socket under a
+// VerifyReader) overlap with what the caller does with the bytes (writing a
+// file). Memory stays at most 4 MiB whatever the stream's length.
+type ReadAhead struct {
 	r    io.Reader
 	full chan filled
 	free chan []byte
@@ -32,18 +35,19 @@ type readAhead struct {
 	held []byte // the buffer cur points into
 }
 
-// newReadAhead starts reading r ahead.
-func newReadAhead(r io.Reader) *readAhead {
-	a := &readAhead{r: r, full: make(chan filled, readAheadBuffers+1), free: make(chan []byte, readAheadBuffers), done: make(chan struct{})}
+// NewReadAhead starts reading r ahead. The caller calls Stop when done
+// (early or not); r must not be used by anyone else until then.
+func NewReadAhead(r io.Reader) *ReadAhead {
+	a := &ReadAhead{r: r, full: make(chan filled, readAheadBuffers+1), free: make(chan []byte, readAheadBuffers), done: make(chan struct{})}
 	for range readAheadBuffers {
-		a.free <- make([]byte, readAheadSize)
+		a.free <- nil // allocated when first needed
 	}
 	go a.fill()
 	return a
 }
 
 // fill reads r into free buffers until it ends, fails or the reader is closed.
-func (a *readAhead) fill() {
+func (a *ReadAhead) fill() {
 	defer close(a.full)
 	for {
 		var buf []byte
@@ -51,6 +55,9 @@ func (a *readAhead) fill() {
 		case buf = <-a.free:
 		case <-a.done:
 			return
+		}
+		if buf == nil {
+			buf = make([]byte, readAheadSize)
 		}
 		n, err := io.ReadFull(a.r, buf)
 		if err == io.ErrUnexpectedEOF {
@@ -67,7 +74,7 @@ func (a *readAhead) fill() {
 }
 
 // Read implements io.Reader: r's bytes, then r's final error (io.EOF at a clean end).
-func (a *readAhead) Read(p []byte) (int, error) {
+func (a *ReadAhead) Read(p []byte) (int, error) {
 	for len(a.cur.buf) == 0 {
 		if a.cur.err != nil {
 			return 0, a.cur.err
@@ -89,5 +96,5 @@ func (a *readAhead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// stop ends the goroutine (it finishes the read in progress first).
-func (a *readAhead) stop() { a.once.Do(func() { close(a.done) }) }
+// Stop ends the goroutine (after the read in progress, if any). It may be called more than once.
+func (a *ReadAhead) Stop() { a.once.Do(func() { close(a.done) }) }

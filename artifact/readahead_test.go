@@ -1,4 +1,4 @@
-package client
+package artifact
 
 import (
 	"bytes"
@@ -13,23 +13,23 @@ import (
 func TestReadAhead(t *testing.T) {
 	data := make([]byte, readAheadBuffers*readAheadSize*2+12345)
 	rand.Read(data)
-	got, err := io.ReadAll(newReadAhead(bytes.NewReader(data)))
+	got, err := io.ReadAll(NewReadAhead(bytes.NewReader(data)))
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read %d bytes (%v), want the %d source bytes", len(got), err, len(data))
 	}
 
 	boom := errors.New("boom")
-	_, err = io.ReadAll(newReadAhead(io.MultiReader(bytes.NewReader(data[:readAheadSize+7]), errReader{boom})))
+	_, err = io.ReadAll(NewReadAhead(io.MultiReader(bytes.NewReader(data[:readAheadSize+7]), errReader{boom})))
 	if !errors.Is(err, boom) {
 		t.Fatalf("a failing source gave %v, want %v", err, boom)
 	}
 
-	a := newReadAhead(bytes.NewReader(data))
+	a := NewReadAhead(bytes.NewReader(data))
 	if _, err := io.ReadFull(a, make([]byte, 10)); err != nil {
 		t.Fatal(err)
 	}
-	a.stop() // must not hang with the ring full
-	a.stop()
+	a.Stop() // must not hang with the ring full
+	a.Stop()
 }
 
 // errReader fails every read with err.
