@@ -22,6 +22,8 @@ var (
 	errUnsupported = errors.New("the operation is unsupported")
 	// errRouteUnknown: the path is not an endpoint of the API.
 	errRouteUnknown = errors.New("no such endpoint")
+	// errQueryInvalid: a query parameter is missing or malformed.
+	errQueryInvalid = errors.New("query parameter invalid")
 )
 
 // errorKind is one row of the error table: an OCI error code, its HTTP status
@@ -55,6 +57,7 @@ var errorTable = []errorKind{
 	{manifest.ErrManifestInvalid, "MANIFEST_INVALID", http.StatusBadRequest, "manifest invalid"},
 	{errManifestBlobUnknown, "MANIFEST_BLOB_UNKNOWN", http.StatusBadRequest, "manifest references a manifest or blob unknown to registry"},
 	{errPaginationInvalid, "PAGINATION_NUMBER_INVALID", http.StatusBadRequest, "invalid number of results requested"},
+	{errQueryInvalid, "QUERY_INVALID", http.StatusBadRequest, "invalid query parameter"},
 	{errUnsupported, "UNSUPPORTED", http.StatusMethodNotAllowed, "the operation is unsupported"},
 	{errRouteUnknown, "NOT_FOUND", http.StatusNotFound, "no such endpoint"},
 }

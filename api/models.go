@@ -45,6 +45,7 @@ func modelRoutes() []modelRoute {
 		{pattern: modelsPrefix + "/{repo}/versions", tail: []string{"versions"}, handle: (*server).versions},
 		{pattern: modelsPrefix + "/{repo}/versions/{digest}", tail: []string{"versions", ""}, handle: (*server).version},
 		{pattern: modelsPrefix + "/{repo}/tags/{tag}/history", tail: []string{"tags", "", "history"}, handle: (*server).tagHistory},
+		{pattern: modelsPrefix + "/{repo}/diff", tail: []string{"diff"}, handle: (*server).modelDiff},
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"strings"
@@ -30,14 +29,8 @@ func newDiffCommand(g *globalOptions) *command {
 	}
 }
 
-// diffOutput is what diff prints with --json.
-type diffOutput struct {
-	From       string          `json:"from"`
-	FromDigest artifact.Digest `json:"from_digest"`
-	To         string          `json:"to"`
-	ToDigest   artifact.Digest `json:"to_digest"`
-	*artifact.BundleDiff
-}
+// diffOutput is what diff prints with --json: a manifest.DiffReport.
+type diffOutput manifest.DiffReport
 
 // runDiff reads two bundles' small parts (config, scaler, bnstats) and
 // weights headers, never the whole weights, and prints what changed from
@@ -58,7 +51,7 @@ func runDiff(ctx context.Context, opts diffOptions, args []string) error {
 	}
 	d, err := artifact.Diff(sides[0], sides[1])
 	if err != nil {
-		return err
+		return registryError(rbs[1].ref.Host, err)
 	}
 	out := diffOutput{From: rbs[0].ref.String(), FromDigest: rbs[0].digest, To: rbs[1].ref.String(), ToDigest: rbs[1].digest, BundleDiff: d}
 	if opts.json {
@@ -77,54 +70,11 @@ func diffSide(ctx context.Context, opts diffOptions, ref string) (artifact.DiffS
 		printFindings(opts.g.stderr, rb.findings)
 		return artifact.DiffSide{}, nil, refusedError(rb.ref.String(), rb.findings)
 	}
-	b, w := rb.view.Bundle, rb.view.Weights
-	ra := blobRanges{ctx: ctx, rb: rb, blob: w.Digest}
-	h, err := artifact.ReadSafetensorsHeader(io.NewSectionReader(ra, 0, w.Size))
+	side, err := manifest.DiffSide(ctx, rb.view, rb.c.Fetcher(rb.ref.Repo), opts.tensorBytes)
 	if err != nil {
-		return artifact.DiffSide{}, nil, fmt.Errorf("%s weights: %w", rb.ref, err)
-	}
-	side := artifact.DiffSide{Features: b.Features, Scaler: b.Scaler, BN: b.BNLayer, Weights: h, WeightsDigest: w.Digest}
-	if side.BN == nil {
-		side.BN = b.BNWeights
-	}
-	if opts.tensorBytes {
-		side.TensorDigest = func(t artifact.TensorInfo) (artifact.Digest, error) {
-			return ra.sha256Of(h.DataStart+t.Begin, t.Bytes())
-		}
+		return artifact.DiffSide{}, nil, registryError(rb.ref.Host, fmt.Errorf("%s: %w", rb.ref, err))
 	}
 	return side, rb, nil
-}
-
-// blobRanges reads one blob of a bundle's repository by ranged requests.
-type blobRanges struct {
-	ctx  context.Context
-	rb   *remoteBundle
-	blob artifact.Digest
-}
-
-// ReadAt implements io.ReaderAt: one ranged request per call.
-func (b blobRanges) ReadAt(p []byte, off int64) (int, error) {
-	rc, err := b.rb.c.FetchBlobRange(b.ctx, b.rb.ref.Repo, b.blob, off, int64(len(p)))
-	if err != nil {
-		return 0, registryError(b.rb.ref.Host, err)
-	}
-	defer rc.Close()
-	return io.ReadFull(rc, p)
-}
-
-// sha256Of returns the digest of length bytes from offset, streamed by one
-// ranged request.
-func (b blobRanges) sha256Of(offset, length int64) (artifact.Digest, error) {
-	rc, err := b.rb.c.FetchBlobRange(b.ctx, b.rb.ref.Repo, b.blob, offset, length)
-	if err != nil {
-		return "", registryError(b.rb.ref.Host, err)
-	}
-	defer rc.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, rc); err != nil {
-		return "", err
-	}
-	return artifact.FromHash(artifact.SHA256, h), nil
 }
 
 // write renders the diff as tables.

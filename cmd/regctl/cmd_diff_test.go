@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -66,5 +69,51 @@ func TestDiffReadsNoWholeWeights(t *testing.T) {
 	}
 	if len(closed) < 2*10 { // two header reads and 16 tensors per weights
 		t.Errorf("%d closed ranged reads, want diff's header and per-tensor reads: %v", len(closed), closed)
+	}
+}
+
+// TestDiffEqualsModelAPI diffs mlp and its proper fine-tune, pushed to one
+// repository, with regctl and through the registry's model API: the JSON
+// is the same but for the references' spelling (regctl's name the host).
+func TestDiffEqualsModelAPI(t *testing.T) {
+	host, _ := registrytest.Normreg(t)
+	env := map[string]string{"REGCTL_REGISTRY": host}
+	base := pushCase(t, env, "mlp", "diff/mlp")
+	other := pushCase(t, env, "finetune-ok", "diff/mlp")
+	for _, extra := range [][]string{nil, {"--tensor-bytes"}} {
+		var cli, srv diffOutput
+		r := regctl(t, env, "", append([]string{"diff", base, other, "--json"}, extra...)...).must(t, exitOK, "diff")
+		if err := json.Unmarshal([]byte(r.stdout), &cli); err != nil {
+			t.Fatal(err)
+		}
+		url := fmt.Sprintf("http://%s/api/v1/models/diff/mlp/diff?from=%s&to=%s&tensor_bytes=%v",
+			host, cli.FromDigest, cli.ToDigest, extra != nil)
+		getJSON(t, url, &srv)
+		if srv.From != base || srv.To != other || !strings.HasSuffix(cli.From, base) || !strings.HasSuffix(cli.To, other) {
+			t.Errorf("references: regctl %s -> %s, API %s -> %s; want %s -> %s", cli.From, cli.To, srv.From, srv.To, base, other)
+		}
+		cli.From, cli.To, srv.From, srv.To = "", "", "", ""
+		want, _ := json.Marshal(cli)
+		got, _ := json.Marshal(srv)
+		if string(got) != string(want) || cli.BatchNorm[0].Status != artifact.BNMoved {
+			t.Errorf("%v: API diff\n%s\nregctl diff --json\n%s", extra, got, want)
+		}
+	}
+}
+
+// getJSON GETs url and decodes its JSON body into v, expecting 200.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %s", url, resp.Status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
 }
