@@ -3,7 +3,7 @@
 #
 # Installs (once, pinned, from the Go module proxy) versitygw, oras, the OCI conformance suite and
 # CNCF distribution (scripts/tools.sh), starts a real S3 server (scripts/s3.sh), then runs:
-#   1. gofmt and go vet
+#   1. gofmt, go vet and staticcheck
 #   2. go test -race ./...            (storage and API tests on the fs driver AND on S3; NORMREG_TEST_REQUIRE=1
 #                                      turns every missing service into a failure, never a skip)
 #   3. the OCI conformance suite against the registry on storage/fs and on S3
@@ -38,11 +38,12 @@ S3ENV=$(scripts/s3.sh start) || { echo "starting S3 failed"; echo "total: 0 pass
 eval "$S3ENV"
 export NORMREG_TEST_REQUIRE=1
 
-step "gofmt, go vet"
+step "gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 [ -z "$unformatted" ] || echo "not gofmt-ed: $unformatted"
 tally gofmt "$([ -z "$unformatted" ] && echo 0 || echo 1)"
 go vet ./...; tally "go vet" $?
+"$TOOLS/staticcheck" ./...; tally staticcheck $?
 
 step "go test -race ./..."
 go test -race -count=1 -v -timeout 20m ./... >"$WORK/gotest.log" 2>&1

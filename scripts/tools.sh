@@ -6,6 +6,7 @@
 #   oras          v1.3.6   a real OCI client
 #   conformance   pinned   the OCI distribution-spec conformance suite
 #   registry      v3.1.2   CNCF distribution, for interop tests of regctl
+#   staticcheck   v0.8.2   the linter test.sh runs beside go vet (dead code, misuse)
 #
 # NORMREG_TOOLS_DIR overrides the cache (default ~/.cache/normreg-tools).
 set -euo pipefail
@@ -32,6 +33,7 @@ install_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0 &
 install_tool oras oras.land/oras/cmd/oras@v1.3.6 &
 install_tool conformance github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111 &
 install_tool distribution github.com/distribution/distribution/v3/cmd/registry@v3.1.2 &
+install_tool staticcheck honnef.co/go/tools/cmd/staticcheck@v0.8.2 &
 fail=0
 for job in $(jobs -p); do wait "$job" || fail=1; done
 [ "$fail" = 0 ] || exit 1
