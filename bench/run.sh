@@ -15,7 +15,8 @@ BIN=$(mktemp -d "${TMPDIR:-/tmp}/normreg-bench-bin.XXXXXX")
 trap 'rm -rf "$BIN"' EXIT
 (cd "$ROOT" && go build -o "$BIN/" ./cmd/regctl ./cmd/registry ./bench/cmd/normreg-bench)
 if [ "${1:-}" = compare ]; then
-  exec "$BIN/normreg-bench" "$@"
+  "$BIN/normreg-bench" "$@"
+  exit
 fi
 command -v aws >/dev/null || { echo "run.sh: the aws CLI is missing (apt-get install awscli)" >&2; exit 1; }
 TOOLS=$("$ROOT/scripts/tools.sh")
