@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -30,7 +31,7 @@ func main() {
 // dispatch runs the subcommand args[0] with the rest of args.
 func dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: normreg-bench run|compare|gen|s3put|s3get ...")
+		return errors.New("usage: normreg-bench run|compare|gen|s3put|s3get [flags]")
 	}
 	switch args[0] {
 	case "run":
