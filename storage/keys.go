@@ -45,12 +45,16 @@ func blobLinkKey(repo string, d artifact.Digest) string {
 	return repoKey(repo) + "_blobs/" + digestPath(d)
 }
 
+func manifestsDir(repo string) string {
+	return repoKey(repo) + "_manifests/"
+}
+
 func manifestKey(repo string, d artifact.Digest) string {
-	return repoKey(repo) + "_manifests/" + digestPath(d)
+	return manifestsDir(repo) + digestPath(d)
 }
 
 func tagKey(repo, tag string) string {
-	return repoKey(repo) + "_tags/" + tag
+	return tagsDir(repo) + tag
 }
 
 func tagsDir(repo string) string {

@@ -21,7 +21,7 @@ func (m *Manifests) List(ctx context.Context, repo string) ([]ManifestInfo, erro
 	if err := artifact.ValidateRepository(repo); err != nil {
 		return nil, err
 	}
-	dir := repoKey(repo) + "_manifests/"
+	dir := manifestsDir(repo)
 	infos := []ManifestInfo{}
 	for _, alg := range []artifact.Algorithm{artifact.SHA256, artifact.SHA512} { // Driver.List lists objects, not folders
 		alg := string(alg)
