@@ -110,10 +110,10 @@ func scalerFeatureFindings(b *Bundle, s *Scaler) Findings {
 // extra names in got, and positions (from 0) that hold different names.
 func featureDiff(wantLabel string, want []string, gotLabel string, got []string) string {
 	var parts []string
-	if missing := without(want, got); len(missing) > 0 {
+	if missing := notIn(want, got); len(missing) > 0 {
 		parts = append(parts, fmt.Sprintf("missing %s", list(quoteAll(missing))))
 	}
-	if extra := without(got, want); len(extra) > 0 {
+	if extra := notIn(got, want); len(extra) > 0 {
 		parts = append(parts, fmt.Sprintf("extra %s", list(quoteAll(extra))))
 	}
 	var moved []string
@@ -129,17 +129,6 @@ func featureDiff(wantLabel string, want []string, gotLabel string, got []string)
 		parts = append(parts, fmt.Sprintf("%s %d features, %s %d", wantLabel, len(want), gotLabel, len(got)))
 	}
 	return list(parts)
-}
-
-// without returns the items of a that are not in b, in order.
-func without(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // quoteAll quotes every item.
