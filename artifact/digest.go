@@ -132,7 +132,7 @@ func (v *VerifyReader) Read(p []byte) (int, error) {
 	if v.size >= 0 && v.n > v.size {
 		return n, fmt.Errorf("%w: content is longer than the declared %d bytes", ErrSizeMismatch, v.size)
 	}
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return n, v.check()
 	}
 	return n, err

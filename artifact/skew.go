@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -239,7 +240,7 @@ func (st *Standardizer) Skew(in RowReader, th SkewThresholds) (*SkewReport, erro
 	row := make([]float64, len(st.Features))
 	for {
 		vals, err := in.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -141,7 +141,7 @@ func (st *Standardizer) Standardize(in RowReader, out io.Writer) (int64, error) 
 	var n int64
 	for {
 		row, err := in.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -49,7 +49,7 @@ func ReadTensorsAt(h *SafetensorsHeader, ra io.ReaderAt, want func(name string) 
 		if n == len(buf) {
 			return nil
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return err

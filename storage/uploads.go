@@ -163,7 +163,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 			c.cur, c.names = rc, c.names[1:]
 		}
 		n, err := c.cur.Read(p)
-		if err != io.EOF {
+		if !errors.Is(err, io.EOF) {
 			return n, err
 		}
 		c.Close()

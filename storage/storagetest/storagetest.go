@@ -5,6 +5,7 @@ package storagetest
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -83,7 +84,7 @@ type failingReader struct {
 // Read implements io.Reader.
 func (f *failingReader) Read(p []byte) (int, error) {
 	n, err := f.r.Read(p)
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return n, f.err
 	}
 	return n, err
