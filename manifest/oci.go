@@ -54,7 +54,7 @@ func Parse(contentType string, data []byte) (*Manifest, error) {
 	}
 	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrManifestInvalid, err)
+		return nil, fmt.Errorf("%w: %w", ErrManifestInvalid, err)
 	}
 	if err := m.resolveMediaType(contentType); err != nil {
 		return nil, err
@@ -74,7 +74,7 @@ func (m *Manifest) resolveMediaType(contentType string) error {
 	if contentType != "" {
 		parsed, _, err := mime.ParseMediaType(contentType)
 		if err != nil {
-			return fmt.Errorf("%w: Content-Type %q: %v", ErrManifestInvalid, contentType, err)
+			return fmt.Errorf("%w: Content-Type %q: %w", ErrManifestInvalid, contentType, err)
 		}
 		ct = parsed
 	}
