@@ -1,5 +1,7 @@
 package manifest
 
+import "github.com/normreg/normreg/artifact"
+
 // Media types of a normreg bundle (DESIGN.md "The bundle: an OCI artifact").
 const (
 	// ArtifactTypeBundle is the image manifest's artifactType.
@@ -27,7 +29,7 @@ const AnnotationTitle = "org.opencontainers.image.title"
 
 // Size caps for the blobs read whole when a bundle is checked.
 const (
-	MaxConfigSize  = 1 << 20  // config blob
-	MaxScalerSize  = 64 << 20 // scaler layer
-	MaxBNStatsSize = 64 << 20 // bnstats layer
+	MaxConfigSize  = 1 << 20                // config blob
+	MaxScalerSize  = artifact.MaxScalerSize // scaler layer, as the scaler reader bounds it
+	MaxBNStatsSize = 64 << 20               // bnstats layer
 )
