@@ -213,22 +213,3 @@ type token struct {
 	hash   storedHash
 	grants grants
 }
-
-// matchPattern reports whether name matches pattern, where "*" matches any
-// run of characters ("/" included) and every other character itself.
-func matchPattern(pattern, name string) bool {
-	prefix, rest, star := strings.Cut(pattern, "*")
-	if !star {
-		return pattern == name
-	}
-	if !strings.HasPrefix(name, prefix) {
-		return false
-	}
-	name = name[len(prefix):]
-	for i := 0; i <= len(name); i++ {
-		if matchPattern(rest, name[i:]) {
-			return true
-		}
-	}
-	return false
-}
