@@ -81,9 +81,7 @@ func (s *server) protectedBy(ctx context.Context, repo string, d artifact.Digest
 	if len(s.immutable) == 0 {
 		return "", nil
 	}
-	tags, err := listAll(ctx, "", func(ctx context.Context, after string, n int) ([]string, error) {
-		return s.store.Tags.List(ctx, repo, after, n)
-	})
+	tags, err := s.allTags(ctx, repo)
 	if err != nil {
 		return "", err
 	}
