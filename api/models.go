@@ -339,7 +339,7 @@ type versionDetail struct {
 	Tags      []string              `json:"tags"`
 	Config    json.RawMessage       `json:"config"` // the config blob (protojson of BundleConfig)
 	Layers    []artifact.Descriptor `json:"layers"`
-	Scaler    []artifact.ScalerRow  `json:"scaler"`    // per feature: mean, scale, var
+	Scaler    []artifact.ScalerRow  `json:"scaler"`    // per feature: the mean and std the scaler applies
 	BatchNorm []artifact.BNSummary  `json:"batchnorm"` // per BatchNorm layer, from the weights
 	Refused   bool                  `json:"refused"`
 	Findings  artifact.Findings     `json:"findings"`
