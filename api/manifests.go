@@ -72,34 +72,26 @@ func (s *server) manifestPut(c echo.Context, r route) error {
 	if err != nil {
 		return err
 	}
-	req := c.Request()
-	data, err := io.ReadAll(io.LimitReader(req.Body, manifest.MaxSize+1))
+	m, mf, err := readManifest(c.Request(), want)
 	if err != nil {
 		return err
 	}
-	m, err := manifest.Parse(req.Header.Get(echo.HeaderContentType), data)
-	if err != nil {
+	ctx := c.Request().Context()
+	if err := s.checkReferences(ctx, r.name, m); err != nil {
 		return err
 	}
-	d, err := manifestDigest(data, want)
-	if err != nil {
+	if err := s.precheckTags(ctx, r.name, tags, mf.Digest); err != nil {
 		return err
 	}
-	if err := s.checkReferences(req.Context(), r.name, m); err != nil {
+	if err := s.guardManifest(ctx, r.name, m, mf.Data); err != nil {
 		return err
 	}
-	if err := s.precheckTags(req.Context(), r.name, tags, d); err != nil {
-		return err
-	}
-	if err := s.guardManifest(req.Context(), r.name, m, data); err != nil {
-		return err
-	}
-	if err := s.storeManifest(req.Context(), r.name, m, storage.Manifest{Digest: d, MediaType: m.MediaType, Data: data}, tags, principal(c)); err != nil {
+	if err := s.storeManifest(ctx, r.name, m, mf, tags, principal(c)); err != nil {
 		return err
 	}
 	h := c.Response().Header()
-	h.Set(echo.HeaderLocation, "/v2/"+r.name+"/manifests/"+d.String())
-	h.Set("Docker-Content-Digest", d.String())
+	h.Set(echo.HeaderLocation, "/v2/"+r.name+"/manifests/"+mf.Digest.String())
+	h.Set("Docker-Content-Digest", mf.Digest.String())
 	if m.Subject != nil {
 		h.Set("OCI-Subject", m.Subject.Digest.String())
 	}
@@ -107,6 +99,25 @@ func (s *server) manifestPut(c echo.Context, r route) error {
 		h.Set("OCI-Tag", strings.Join(tags, ","))
 	}
 	return c.NoContent(http.StatusCreated)
+}
+
+// readManifest reads a manifest PUT's body (at most manifest.MaxSize bytes),
+// parses it against the request's Content-Type and computes its digest as
+// manifestDigest does.
+func readManifest(req *http.Request, want artifact.Digest) (*manifest.Manifest, storage.Manifest, error) {
+	data, err := io.ReadAll(io.LimitReader(req.Body, manifest.MaxSize+1))
+	if err != nil {
+		return nil, storage.Manifest{}, err
+	}
+	m, err := manifest.Parse(req.Header.Get(echo.HeaderContentType), data)
+	if err != nil {
+		return nil, storage.Manifest{}, err
+	}
+	d, err := manifestDigest(data, want)
+	if err != nil {
+		return nil, storage.Manifest{}, err
+	}
+	return m, storage.Manifest{Digest: d, MediaType: m.MediaType, Data: data}, nil
 }
 
 // putTags returns the tags a manifest PUT sets: the reference tag (if any)
