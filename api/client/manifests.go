@@ -13,9 +13,13 @@ import (
 	"github.com/normreg/normreg/manifest"
 )
 
-// manifestAccept is the Accept header of manifest requests.
-var manifestAccept = http.Header{"Accept": {manifest.MediaTypeImageManifest + ", " + manifest.MediaTypeImageIndex + ", " +
-	manifest.MediaTypeDockerManifest + ", " + manifest.MediaTypeDockerManifestList}}
+// manifestAccept is the Accept value of manifest requests.
+const manifestAccept = manifest.MediaTypeImageManifest + ", " + manifest.MediaTypeImageIndex + ", " +
+	manifest.MediaTypeDockerManifest + ", " + manifest.MediaTypeDockerManifestList
+
+// acceptManifests returns a fresh header of a manifest request (newRequest
+// hands its value slices to the request, so no two requests share one).
+func acceptManifests() http.Header { return http.Header{"Accept": {manifestAccept}} }
 
 // manifestPath is the URL path of a manifest by tag or digest.
 func manifestPath(repo, ref string) string { return "/v2/" + repo + "/manifests/" + ref }
@@ -26,7 +30,7 @@ func manifestPath(repo, ref string) string { return "/v2/" + repo + "/manifests/
 // error (which has no body to name its OCI code), gets a GET. ErrNotFound
 // if absent.
 func (c *Client) ResolveManifest(ctx context.Context, repo, ref string) (artifact.Descriptor, error) {
-	resp, err := c.do(ctx, request{method: http.MethodHead, path: manifestPath(repo, ref), header: manifestAccept}, http.StatusOK)
+	resp, err := c.do(ctx, request{method: http.MethodHead, path: manifestPath(repo, ref), header: acceptManifests()}, http.StatusOK)
 	var e *Error
 	if errors.As(err, &e) && len(e.Entries) == 0 { // a HEAD has no body: GET for the OCI error code
 		desc, _, err := c.FetchManifest(ctx, repo, ref)
@@ -50,7 +54,7 @@ func (c *Client) ResolveManifest(ctx context.Context, repo, ref string) (artifac
 // against the Docker-Content-Digest the registry sent; a mismatch wraps
 // artifact.ErrDigestMismatch. Manifests over manifest.MaxSize are refused.
 func (c *Client) FetchManifest(ctx context.Context, repo, ref string) (artifact.Descriptor, []byte, error) {
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: manifestPath(repo, ref), header: manifestAccept}, http.StatusOK)
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: manifestPath(repo, ref), header: acceptManifests()}, http.StatusOK)
 	if err != nil {
 		return artifact.Descriptor{}, nil, err
 	}
