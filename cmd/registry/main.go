@@ -99,10 +99,8 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fl.StringVar(&cfg.tlsKey, "tls-key", env("REGISTRY_TLS_KEY", ""), "PEM private key of --tls-cert (REGISTRY_TLS_KEY)")
 	fl.Var(&cfg.requireBundles, "require-bundles", "comma-separated repository patterns (prod/*) accepting only normreg bundles (REGISTRY_REQUIRE_BUNDLES)")
 	fl.Var(&cfg.immutableTags, "immutable-tags", "comma-separated tag patterns (v*) that cannot be moved or deleted once set (REGISTRY_IMMUTABLE_TAGS)")
-	if err := setFromEnv(getenv, map[string]*patternList{
-		"REGISTRY_REQUIRE_BUNDLES": &cfg.requireBundles, "REGISTRY_IMMUTABLE_TAGS": &cfg.immutableTags}); err != nil {
-		return config{}, err
-	}
+	setFromEnv(getenv, map[string]*patternList{
+		"REGISTRY_REQUIRE_BUNDLES": &cfg.requireBundles, "REGISTRY_IMMUTABLE_TAGS": &cfg.immutableTags})
 	if err := fl.Parse(args); err != nil {
 		return config{}, err
 	}

@@ -15,28 +15,30 @@ type patternList []string
 // String implements flag.Value.
 func (p *patternList) String() string { return strings.Join(*p, ",") }
 
-// Set implements flag.Value: it splits v at commas and drops empty entries.
+// Set implements flag.Value: it replaces the list with splitPatterns(v).
 func (p *patternList) Set(v string) error {
-	var list []string
+	*p = splitPatterns(v)
+	return nil
+}
+
+// splitPatterns splits v at commas and drops empty entries.
+func splitPatterns(v string) patternList {
+	var list patternList
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			list = append(list, s)
 		}
 	}
-	*p = list
-	return nil
+	return list
 }
 
 // setFromEnv sets each pattern list from its environment variable, when set.
-func setFromEnv(getenv func(string) string, lists map[string]*patternList) error {
+func setFromEnv(getenv func(string) string, lists map[string]*patternList) {
 	for name, list := range lists {
 		if v := getenv(name); v != "" {
-			if err := list.Set(v); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
+			*list = splitPatterns(v)
 		}
 	}
-	return nil
 }
 
 // validatePatterns refuses a --require-bundles or --immutable-tags pattern
