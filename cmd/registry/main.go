@@ -107,16 +107,23 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if fl.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
-	if cfg.uploadTTL <= 0 {
-		return config{}, fmt.Errorf("--upload-ttl %s: must be positive", cfg.uploadTTL)
-	}
-	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
-		return config{}, errors.New("--tls-cert and --tls-key go together")
-	}
-	if err := cfg.validatePatterns(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return config{}, err
 	}
 	return cfg, nil
+}
+
+// validate refuses settings the registry cannot start with: a non-positive
+// --upload-ttl, one of --tls-cert and --tls-key without the other, and
+// patterns that could never match.
+func (cfg config) validate() error {
+	if cfg.uploadTTL <= 0 {
+		return fmt.Errorf("--upload-ttl %s: must be positive", cfg.uploadTTL)
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	return cfg.validatePatterns()
 }
 
 // openDriver builds the storage driver a --storage URL names. An S3 bucket
