@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -107,7 +108,7 @@ func (in inspection) write(w io.Writer) error {
 	fmt.Fprintf(tw, "features\t%d: %s\n", len(in.Features), strings.Join(in.Features, ", "))
 	fmt.Fprintf(tw, "input\t%s axis %d, size %d\n", in.InputTensor, in.InputAxis, in.InputSize)
 	fmt.Fprintf(tw, "training\tbatch size %d, BatchNorm frozen %v, parent %s\n", in.BatchSize, in.BNFrozen, orUnset(in.Parent))
-	for _, k := range sortedKeys(in.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(in.Labels)) {
 		fmt.Fprintf(tw, "label\t%s=%s\n", k, in.Labels[k])
 	}
 	for _, l := range in.Layers {
@@ -134,14 +135,4 @@ func orUnset(s string) string {
 		return "(unset)"
 	}
 	return s
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
