@@ -29,7 +29,10 @@ type blobSink func(desc artifact.Descriptor) (io.WriteCloser, error)
 // checkRemote fetches the bundle REF names and runs every check on it. With
 // a sink, every blob (config and layers) is then streamed into it while its
 // digest is verified, unless the checks already refused the bundle; content
-// that does not match its digest is a digest-mismatch finding.
+// that does not match its digest is a digest-mismatch finding. Blobs are
+// streamed even when the checks could not run (an unreadable weights header),
+// so that a corrupt blob is reported as a refusal (digest-mismatch) rather
+// than as that error; the error is returned only when nothing refuses.
 func checkRemote(ctx context.Context, g *globalOptions, s string, opts manifest.CheckOptions, sink blobSink) (*remoteBundle, error) {
 	ref, c, err := g.connect(s)
 	if err != nil {
