@@ -100,24 +100,24 @@ type standardizeRequest struct {
 func (s *sidecar) standardize(w http.ResponseWriter, r *http.Request) {
 	var req standardizeRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxStandardizeBody)).Decode(&req); err != nil {
-		httpError(w, http.StatusBadRequest, fmt.Errorf("body: %w", err))
+		badRequest(w, fmt.Errorf("body: %w", err))
 		return
 	}
 	if (req.Rows == nil) == (req.Columns == nil) {
-		httpError(w, http.StatusBadRequest, errors.New(`body must hold one of "rows" or "columns"`))
+		badRequest(w, errors.New(`body must hold one of "rows" or "columns"`))
 		return
 	}
 	rows := req.Rows
 	if req.Columns != nil {
 		var err error
 		if rows, err = columnsToRows(req.Columns); err != nil {
-			httpError(w, http.StatusBadRequest, err)
+			badRequest(w, err)
 			return
 		}
 	}
 	out, err := s.apply(rows)
 	if err != nil {
-		httpError(w, http.StatusBadRequest, err)
+		badRequest(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -188,10 +188,10 @@ func (s *sidecar) response(out [][]float64, columns bool) any {
 	return map[string]any{"rows": rows}
 }
 
-// httpError writes {"error": msg} with status.
-func httpError(w http.ResponseWriter, status int, err error) {
+// badRequest answers 400 with {"error": err.Error()}.
+func badRequest(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
+	w.WriteHeader(http.StatusBadRequest)
 	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 }
 
