@@ -126,7 +126,7 @@ func (opts pushOptions) declared(ctx context.Context, ref client.Ref, c *client.
 	case opts.noScaler && opts.scaler != "":
 		return d, usageError("--scaler and --no-scaler exclude each other")
 	case opts.batchSize < 0:
-		return d, usageError("--batch-size must be positive")
+		return d, usageError("--batch-size must not be negative (0: not declared)")
 	}
 	features, err := readFeatureFile(opts.features)
 	if err != nil {

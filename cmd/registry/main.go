@@ -83,17 +83,13 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		}
 		return def
 	}
-	ttl, err := time.ParseDuration(env("REGISTRY_UPLOAD_TTL", "24h"))
-	if err != nil {
-		return config{}, fmt.Errorf("REGISTRY_UPLOAD_TTL: %w", err)
-	}
 	var cfg config
 	fl := flag.NewFlagSet("registry", flag.ContinueOnError)
 	fl.SetOutput(usage)
 	fl.StringVar(&cfg.listen, "listen", env("REGISTRY_LISTEN", "127.0.0.1:5000"), "address to serve on (REGISTRY_LISTEN)")
 	fl.StringVar(&cfg.storage, "storage", env("REGISTRY_STORAGE", "file://./registry-data"),
 		"file://DIR or s3://BUCKET/PREFIX?endpoint=URL&region=R (REGISTRY_STORAGE)")
-	fl.DurationVar(&cfg.uploadTTL, "upload-ttl", ttl, "unfinished uploads older than this are removed (REGISTRY_UPLOAD_TTL)")
+	fl.DurationVar(&cfg.uploadTTL, "upload-ttl", 24*time.Hour, "unfinished uploads older than this are removed (REGISTRY_UPLOAD_TTL)")
 	fl.StringVar(&cfg.authFile, "auth-file", env("REGISTRY_AUTH_FILE", ""), "JSON file of scoped tokens; unset: open registry (REGISTRY_AUTH_FILE)")
 	fl.StringVar(&cfg.tlsCert, "tls-cert", env("REGISTRY_TLS_CERT", ""), "PEM certificate (chain): serve HTTPS (REGISTRY_TLS_CERT)")
 	fl.StringVar(&cfg.tlsKey, "tls-key", env("REGISTRY_TLS_KEY", ""), "PEM private key of --tls-cert (REGISTRY_TLS_KEY)")
@@ -107,10 +103,31 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if fl.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
+	if err := uploadTTLFromEnv(fl, getenv, &cfg.uploadTTL); err != nil {
+		return config{}, err
+	}
 	if err := cfg.validate(); err != nil {
 		return config{}, err
 	}
 	return cfg, nil
+}
+
+// uploadTTLFromEnv sets ttl from REGISTRY_UPLOAD_TTL unless --upload-ttl
+// was given: the flag wins, so a bad value in the environment does not stop
+// a registry started with the flag.
+func uploadTTLFromEnv(fl *flag.FlagSet, getenv func(string) string, ttl *time.Duration) error {
+	v := getenv("REGISTRY_UPLOAD_TTL")
+	given := false
+	fl.Visit(func(f *flag.Flag) { given = given || f.Name == "upload-ttl" })
+	if v == "" || given {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("REGISTRY_UPLOAD_TTL: %w", err)
+	}
+	*ttl = d
+	return nil
 }
 
 // validate refuses settings the registry cannot start with: a non-positive

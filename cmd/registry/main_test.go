@@ -27,6 +27,34 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
+// TestUploadTTLFromEnv: the environment sets the TTL when the flag is
+// absent; the flag wins even over a malformed environment value, which
+// otherwise stops start-up.
+func TestUploadTTLFromEnv(t *testing.T) {
+	cases := []struct {
+		env  string
+		args []string
+		want time.Duration
+		err  bool
+	}{
+		{"2h", nil, 2 * time.Hour, false},
+		{"", nil, 24 * time.Hour, false},
+		{"soon", []string{"--upload-ttl", "5m"}, 5 * time.Minute, false},
+		{"soon", nil, 0, true},
+	}
+	for _, c := range cases {
+		cfg, err := parseConfig(c.args, func(k string) string {
+			if k == "REGISTRY_UPLOAD_TTL" {
+				return c.env
+			}
+			return ""
+		}, io.Discard)
+		if (err != nil) != c.err || (!c.err && cfg.uploadTTL != c.want) {
+			t.Errorf("env %q args %q: ttl %s, err %v; want %s, error %v", c.env, c.args, cfg.uploadTTL, err, c.want, c.err)
+		}
+	}
+}
+
 // TestOpenDriverRefuses: unknown schemes and unreachable S3 stop start-up
 // with a message naming the problem.
 func TestOpenDriverRefuses(t *testing.T) {
