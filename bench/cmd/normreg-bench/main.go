@@ -5,6 +5,7 @@
 //	normreg-bench run -tools DIR -regctl BIN -registry BIN [-sizes 1GiB,4GiB] [-work DIR] [-json FILE]
 //	normreg-bench compare A.json B.json
 //	normreg-bench gen -size 1GiB -o DIR [-root CHECKOUT]   (a bench bundle, for profiling by hand)
+//	normreg-bench resolve -url URL [-c 32] [-d 3s]   (the tag-resolve load alone, for profiling by hand)
 //	normreg-bench s3put|s3get -file F -key K   (children of run: the direct SDK transfers)
 //
 // run needs the S3 variables scripts/s3.sh prints (NORMREG_TEST_S3_ENDPOINT,
@@ -31,7 +32,7 @@ func main() {
 // dispatch runs the subcommand args[0] with the rest of args.
 func dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: normreg-bench run|compare|gen|s3put|s3get [flags]")
+		return errors.New("usage: normreg-bench run|compare|gen|resolve|s3put|s3get [flags]")
 	}
 	switch args[0] {
 	case "run":
@@ -40,6 +41,8 @@ func dispatch(ctx context.Context, args []string) error {
 		return compare(args[1:])
 	case "gen":
 		return gen(args[1:])
+	case "resolve":
+		return resolveLoad(ctx, args[1:])
 	case "s3put":
 		return s3Transfer(ctx, args[1:], s3Put)
 	case "s3get":

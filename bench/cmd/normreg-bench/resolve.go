@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
 	"slices"
@@ -52,7 +53,7 @@ func (b *bench) resolveOn(ctx context.Context, s serverStarter, f bundleFiles) e
 // addResolve records p50, p99 and req/s of one load run.
 func (b *bench) addResolve(server string, n int, lat []time.Duration, rss float64) {
 	slices.Sort(lat)
-	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / 1e6 }
+	q := func(p float64) float64 { return float64(quantile(lat, p)) / 1e6 }
 	key := func(s, m string) string { return fmt.Sprintf("resolve/c%d/%s/%s", n, s, m) }
 	var bases func(string) []string = func(m string) []string {
 		if server == "distribution" {
@@ -65,6 +66,30 @@ func (b *bench) addResolve(server string, n int, lat []time.Duration, rss float6
 	b.rep.add(Row{Key: key(server, "p99"), Group: g, Name: server + " p99", Value: q(0.99), Unit: "ms", Bases: bases("p99")})
 	b.rep.add(Row{Key: key(server, "rps"), Group: g, Name: server + " req/s", Value: float64(len(lat)) / resolveDuration.Seconds(),
 		Unit: "req/s", Bases: bases("rps"), ServerRSSMiB: rss})
+}
+
+// resolveLoad parses resolve's flags, runs the load against -url and
+// prints p50, p99 and req/s.
+func resolveLoad(ctx context.Context, args []string) error {
+	fl := flag.NewFlagSet("resolve", flag.ContinueOnError)
+	url := fl.String("url", "", "manifest URL to HEAD, e.g. http://127.0.0.1:5000/v2/bench/model/manifests/v1")
+	n := fl.Int("c", 32, "concurrent clients")
+	d := fl.Duration("d", resolveDuration, "how long the load runs")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	lat, err := hammer(ctx, *url, *n, *d)
+	if err != nil {
+		return err
+	}
+	slices.Sort(lat)
+	fmt.Printf("c=%d p50 %v p99 %v %.0f req/s\n", *n, quantile(lat, 0.50), quantile(lat, 0.99), float64(len(lat))/d.Seconds())
+	return nil
+}
+
+// quantile is the p-quantile (0..1) of the sorted latencies lat.
+func quantile(lat []time.Duration, p float64) time.Duration {
+	return lat[int(p*float64(len(lat)-1))]
 }
 
 // hammer sends HEAD url from n goroutines for d and returns every latency;
