@@ -79,21 +79,52 @@ func (a *ReadAhead) Read(p []byte) (int, error) {
 		if a.cur.err != nil {
 			return 0, a.cur.err
 		}
-		if a.held != nil {
-			a.free <- a.held
-		}
-		next, ok := <-a.full
-		if !ok {
-			return 0, io.ErrClosedPipe
-		}
-		a.cur, a.held = next, next.buf[:cap(next.buf)]
-		if next.buf == nil {
-			a.held = nil
-		}
+		a.advance()
 	}
 	n := copy(p, a.cur.buf)
 	a.cur.buf = a.cur.buf[n:]
 	return n, nil
+}
+
+// WriteTo implements io.WriterTo: it writes the buffers as they arrive,
+// whole (no copy, one Write per MiB), and returns nil at a clean end or
+// r's error.
+func (a *ReadAhead) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(a.cur.buf) > 0 {
+			n, err := w.Write(a.cur.buf)
+			total += int64(n)
+			a.cur.buf = a.cur.buf[n:]
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		switch a.cur.err {
+		case nil:
+			a.advance()
+		case io.EOF:
+			return total, nil
+		default:
+			return total, a.cur.err
+		}
+	}
+}
+
+// advance hands the buffer read last back to fill and waits for the next.
+func (a *ReadAhead) advance() {
+	if a.held != nil {
+		a.free <- a.held
+	}
+	next, ok := <-a.full
+	if !ok {
+		next = filled{err: io.ErrClosedPipe}
+	}
+	a.cur, a.held = next, next.buf[:cap(next.buf)]
+	if next.buf == nil {
+		a.held = nil
+	}
 }
 
 // Stop ends the goroutine (after the read in progress, if any). It may be called more than once.

@@ -36,3 +36,26 @@ func TestReadAhead(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+func TestReadAheadWriteTo(t *testing.T) {
+	data := make([]byte, readAheadBuffers*readAheadSize*2+12345)
+	rand.Read(data)
+	a := NewReadAhead(bytes.NewReader(data))
+	defer a.Stop()
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(a, head); err != nil {
+		t.Fatal(err)
+	}
+	var rest bytes.Buffer
+	n, err := a.WriteTo(&rest)
+	if err != nil || n != int64(len(data)-100) || !bytes.Equal(append(head, rest.Bytes()...), data) {
+		t.Fatalf("Read then WriteTo gave %d bytes (%v), want the %d source bytes", 100+n, err, len(data))
+	}
+
+	boom := errors.New("boom")
+	b := NewReadAhead(io.MultiReader(bytes.NewReader(data[:readAheadSize+7]), errReader{boom}))
+	defer b.Stop()
+	if n, err := b.WriteTo(io.Discard); !errors.Is(err, boom) || n != readAheadSize+7 {
+		t.Fatalf("a failing source gave %d bytes, %v; want %d, %v", n, err, readAheadSize+7, boom)
+	}
+}

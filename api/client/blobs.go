@@ -66,7 +66,14 @@ func (c *Client) FetchBlob(ctx context.Context, repo string, desc artifact.Descr
 		return readCloser{vr, rc}, nil
 	}
 	a := artifact.NewReadAhead(vr)
-	return readCloser{a, closerFunc(func() error { a.Stop(); return rc.Close() })}, nil
+	return aheadCloser{a, closerFunc(func() error { a.Stop(); return rc.Close() })}, nil
+}
+
+// aheadCloser is a ReadAhead with the Close that stops it and the response
+// body; its WriteTo, which io.Copy uses, writes the buffers without a copy.
+type aheadCloser struct {
+	*artifact.ReadAhead
+	io.Closer
 }
 
 // closerFunc is a func as an io.Closer.
