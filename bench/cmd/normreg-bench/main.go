@@ -2,7 +2,7 @@
 // (oras, CNCF distribution, aws s3 cp, the AWS SDK), on the same machine and
 // the same files, and prints one table with ratios (also written as JSON).
 //
-//	normreg-bench run -tools DIR -regctl BIN -registry BIN [-sizes 1GiB,4GiB] [-work DIR] [-json FILE]
+//	normreg-bench run -tools DIR -regctl BIN -registry BIN [-sizes 1GiB,4GiB] [-groups G,...] [-work DIR] [-json FILE]
 //	normreg-bench compare A.json B.json
 //	normreg-bench gen -size 1GiB -o DIR [-root CHECKOUT]   (a bench bundle, for profiling by hand)
 //	normreg-bench resolve -url URL [-c 32] [-d 3s]   (the tag-resolve load alone, for profiling by hand)

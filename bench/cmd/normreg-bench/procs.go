@@ -34,8 +34,8 @@ func freeAddr() (string, error) {
 }
 
 // startServer runs argv (with extra environment) as server name listening
-// on addr and waits until GET /v2/ answers 200.
-func startServer(ctx context.Context, name, addr, dir string, env []string, argv ...string) (*server, error) {
+// on addr and waits until GET ready (a path such as /v2/) answers 200.
+func startServer(ctx context.Context, name, addr, ready, dir string, env []string, argv ...string) (*server, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
 	logf, err := os.Create(filepath.Join(filepath.Dir(dir), name+".log"))
@@ -49,7 +49,7 @@ func startServer(ctx context.Context, name, addr, dir string, env []string, argv
 	}
 	s := &server{name: name, addr: addr, cmd: cmd, dir: dir}
 	for range 200 {
-		if resp, err := http.Get("http://" + addr + "/v2/"); err == nil {
+		if resp, err := http.Get("http://" + addr + ready); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return s, nil

@@ -52,20 +52,11 @@ func (b *bench) resolveOn(ctx context.Context, s serverStarter, f bundleFiles) e
 
 // addResolve records p50, p99 and req/s of one load run.
 func (b *bench) addResolve(server string, n int, lat []time.Duration, rss float64) {
-	slices.Sort(lat)
-	q := func(p float64) float64 { return float64(quantile(lat, p)) / 1e6 }
-	key := func(s, m string) string { return fmt.Sprintf("resolve/c%d/%s/%s", n, s, m) }
-	var bases func(string) []string = func(m string) []string {
-		if server == "distribution" {
-			return nil
-		}
-		return []string{key("distribution", m)}
+	r := latencyRows{key: fmt.Sprintf("resolve/c%d/%s", n, server), group: fmt.Sprintf("resolve c=%d", n), name: server}
+	if server != "distribution" {
+		r.bases = []string{fmt.Sprintf("resolve/c%d/distribution", n)}
 	}
-	g := fmt.Sprintf("resolve c=%d", n)
-	b.rep.add(Row{Key: key(server, "p50"), Group: g, Name: server + " p50", Value: q(0.50), Unit: "ms", Bases: bases("p50")})
-	b.rep.add(Row{Key: key(server, "p99"), Group: g, Name: server + " p99", Value: q(0.99), Unit: "ms", Bases: bases("p99")})
-	b.rep.add(Row{Key: key(server, "rps"), Group: g, Name: server + " req/s", Value: float64(len(lat)) / resolveDuration.Seconds(),
-		Unit: "req/s", Bases: bases("rps"), ServerRSSMiB: rss})
+	b.addLatency(r, lat, resolveDuration, rss)
 }
 
 // resolveLoad parses resolve's flags, runs the load against -url and

@@ -34,6 +34,7 @@ func runBench(ctx context.Context, args []string) error {
 	fl.StringVar(&b.registry, "registry", "", "normreg registry binary")
 	sizes := fl.String("sizes", "1GiB,4GiB", "weights sizes for the push/pull groups")
 	verifySizes := fl.String("verify-sizes", "16MiB,256MiB,1GiB", "bundle sizes for regctl verify/pull timing")
+	groups := fl.String("groups", groupNames, "groups to run, comma-separated")
 	jsonOut := fl.String("json", "bench.json", "where to write the report as JSON")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -42,7 +43,7 @@ func runBench(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(b.work)
-	if err := b.all(ctx, *sizes, *verifySizes); err != nil {
+	if err := b.all(ctx, *groups, *sizes, *verifySizes); err != nil {
 		return err
 	}
 	b.rep.fillRatios()
@@ -71,8 +72,11 @@ func (b *bench) setup() error {
 	return err
 }
 
-// all runs every group in turn.
-func (b *bench) all(ctx context.Context, sizes, verifySizes string) error {
+// groupNames are the groups of a run, in order (the -groups flag).
+const groupNames = "transfer,resolve,serve,verify,dedup"
+
+// all runs the named groups (a comma-separated subset of groupNames) in turn.
+func (b *bench) all(ctx context.Context, groups, sizes, verifySizes string) error {
 	ss, err := parseSizes(sizes)
 	if err != nil {
 		return err
@@ -81,18 +85,30 @@ func (b *bench) all(ctx context.Context, sizes, verifySizes string) error {
 	if err != nil {
 		return err
 	}
-	for _, size := range ss {
-		if err := b.sizeGroups(ctx, size); err != nil {
+	run := map[string]func() error{
+		"transfer": func() error {
+			for _, size := range ss {
+				if err := b.sizeGroups(ctx, size); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		"resolve": func() error { return b.resolveGroup(ctx) },
+		"serve":   func() error { return b.serveGroup(ctx) },
+		"verify":  func() error { return b.verifyGroup(ctx, vs) },
+		"dedup":   func() error { return b.dedupGroup(ctx) },
+	}
+	for g := range strings.SplitSeq(groups, ",") {
+		f, ok := run[g]
+		if !ok {
+			return fmt.Errorf("unknown group %q (want some of %s)", g, groupNames)
+		}
+		if err := f(); err != nil {
 			return err
 		}
 	}
-	if err := b.resolveGroup(ctx); err != nil {
-		return err
-	}
-	if err := b.verifyGroup(ctx, vs); err != nil {
-		return err
-	}
-	return b.dedupGroup(ctx)
+	return nil
 }
 
 // sizeGroups runs the floor, the 2×2 and the S3 group on one weights file.

@@ -157,7 +157,7 @@ func (b *bench) startNormreg(ctx context.Context, name string, storage func(dir 
 		return nil, err
 	}
 	dir := filepath.Join(b.work, name)
-	return startServer(ctx, name, addr, dir, nil, b.registry, "--listen", addr, "--storage", storage(dir))
+	return startServer(ctx, name, addr, "/v2/", dir, nil, b.registry, "--listen", addr, "--storage", storage(dir))
 }
 
 // startDistribution starts CNCF distribution on a fresh filesystem directory.
@@ -176,5 +176,5 @@ func (b *bench) startDistribution(ctx context.Context) (*server, error) {
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
-	return startServer(ctx, "distribution", addr, dir, nil, filepath.Join(b.tools, "distribution"), "serve", cfg)
+	return startServer(ctx, "distribution", addr, "/v2/", dir, nil, filepath.Join(b.tools, "distribution"), "serve", cfg)
 }
