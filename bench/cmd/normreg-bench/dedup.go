@@ -41,12 +41,12 @@ func (b *bench) verifyOne(ctx context.Context, size int64) error {
 		return err
 	}
 	label := sizeLabel(size)
-	if err := b.measure(ctx, srv, "verify/"+label+"/verify", "verify", "regctl verify "+label, f, "", []string{b.regctl, "verify", ref}); err != nil {
+	if err := b.measure(ctx, srv, f, step{key: "verify/" + label + "/verify", group: "verify", name: "regctl verify " + label, argv: []string{b.regctl, "verify", ref}}); err != nil {
 		return err
 	}
 	out := filepath.Join(b.work, "pulled")
 	defer os.RemoveAll(out)
-	return b.measure(ctx, srv, "verify/"+label+"/pull", "verify", "regctl pull "+label, f, "", b.clients()[0].pull(ref, out))
+	return b.measure(ctx, srv, f, step{key: "verify/" + label + "/pull", group: "verify", name: "regctl pull " + label, argv: b.clients()[0].pull(ref, out)})
 }
 
 // dedupGroup pushes a bundle, then a second version changing only the
@@ -69,15 +69,17 @@ func (b *bench) dedupGroup(ctx context.Context) error {
 	}
 	defer p.close()
 	ref := p.addr + "/bench/model:"
+	cache := b.coldCache()
 	for _, v := range []struct {
 		tag, what string
-		argv      []string
+		env, argv []string
 	}{
-		{"v1", "first version (all layers)", b.clients()[0].push(ref+"v1", f)},
-		{"v2", "second version, only the scaler changed", append([]string{b.regctl, "push", ref + "v2"}, f.pushArgs(f.scaler2)...)},
+		{"v1", "first version (all layers)", cache, b.clients()[0].push(ref+"v1", f)},
+		{"v2", "second version, only the scaler changed", cache, append([]string{b.regctl, "push", ref + "v2"}, f.pushArgs(f.scaler2)...)},
+		{"v1-uncached", "first version again, from a machine without the digest cache", b.coldCache(), b.clients()[0].push(ref+"v1b", f)},
 	} {
 		p.sent.Store(0)
-		if _, err := runTimed(ctx, "", nil, v.argv...); err != nil {
+		if _, err := runTimed(ctx, "", v.env, v.argv...); err != nil {
 			return err
 		}
 		b.rep.add(Row{Key: "dedup/" + v.tag, Group: "dedup", Name: fmt.Sprintf("bytes sent, %s (weights %d B)", v.what, f.size),

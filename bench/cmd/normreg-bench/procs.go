@@ -21,6 +21,7 @@ type server struct {
 	addr string // host:port
 	cmd  *exec.Cmd
 	dir  string // its data directory, removed by stop ("" for none)
+	done bool   // stopped
 }
 
 // freeAddr returns a loopback address with a free port.
@@ -61,8 +62,12 @@ func startServer(ctx context.Context, name, addr, ready, dir string, env []strin
 	return nil, fmt.Errorf("%s did not answer on %s (see %s)", name, addr, logf.Name())
 }
 
-// stop ends the server and removes its data directory.
+// stop ends the server and removes its data directory; again, it does nothing.
 func (s *server) stop() {
+	if s.done {
+		return
+	}
+	s.done = true
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	s.cmd.Wait()
 	if s.dir != "" {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -23,6 +25,7 @@ type Row struct {
 	MBps         float64   `json:"mb_per_s,omitempty"`
 	ServerRSSMiB float64   `json:"server_rss_mib,omitempty"`
 	ClientRSSMiB float64   `json:"client_rss_mib,omitempty"`
+	Runs         int       `json:"runs,omitempty"` // measurements this row is the median of (0: one)
 }
 
 // Report is a run: the machine and the rows.
@@ -35,6 +38,35 @@ type Report struct {
 func (rep *Report) add(r Row) {
 	rep.Rows = append(rep.Rows, r)
 	fmt.Fprintf(os.Stderr, "bench: %-10s %-44s %10.3f %s\n", r.Group, r.Name, r.Value, r.Unit)
+}
+
+// medians merges the rows measured more than once (same Key) into one, in
+// the place of the first: the median run's value and MB/s (the lower of the
+// two middle runs when even), the highest peak RSS of all runs.
+func (rep *Report) medians() {
+	byKey := map[string][]Row{}
+	var order []string
+	for _, r := range rep.Rows {
+		if _, seen := byKey[r.Key]; !seen {
+			order = append(order, r.Key)
+		}
+		byKey[r.Key] = append(byKey[r.Key], r)
+	}
+	rep.Rows = rep.Rows[:0]
+	for _, k := range order {
+		runs := byKey[k]
+		if len(runs) == 1 {
+			rep.Rows = append(rep.Rows, runs[0])
+			continue
+		}
+		slices.SortStableFunc(runs, func(a, b Row) int { return cmp.Compare(a.Value, b.Value) })
+		m := runs[(len(runs)-1)/2]
+		m.Runs = len(runs)
+		for _, r := range runs {
+			m.ServerRSSMiB, m.ClientRSSMiB = max(m.ServerRSSMiB, r.ServerRSSMiB), max(m.ClientRSSMiB, r.ClientRSSMiB)
+		}
+		rep.Rows = append(rep.Rows, m)
+	}
 }
 
 // lowerIsBetter reports whether a smaller value of unit is better.
@@ -71,7 +103,11 @@ func (rep *Report) print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.Debug)
 	fmt.Fprintln(tw, "group\tmeasurement\tvalue\tMB/s\tregistry RSS MiB\tclient RSS MiB\tbetter than (ratio)\t")
 	for _, r := range rep.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Group, r.Name, value(r.Value, r.Unit),
+		name := r.Name
+		if r.Runs > 1 {
+			name += fmt.Sprintf(" [median of %d]", r.Runs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Group, name, value(r.Value, r.Unit),
 			opt(r.MBps, "%.0f"), opt(r.ServerRSSMiB, "%.0f"), opt(r.ClientRSSMiB, "%.0f"), ratios(r))
 	}
 	tw.Flush()

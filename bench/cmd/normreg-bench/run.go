@@ -21,6 +21,7 @@ type bench struct {
 	self     string // this binary (children run its s3put/s3get)
 	s3       s3Config
 	rep      Report
+	caches   int // digest-cache directories made (coldCache)
 }
 
 // runBench parses run's flags, runs every group and prints and saves the table.
@@ -35,6 +36,7 @@ func runBench(ctx context.Context, args []string) error {
 	sizes := fl.String("sizes", "1GiB,4GiB", "weights sizes for the push/pull groups")
 	verifySizes := fl.String("verify-sizes", "16MiB,256MiB,1GiB", "bundle sizes for regctl verify/pull timing")
 	groups := fl.String("groups", groupNames, "groups to run, comma-separated")
+	repeat := fl.Int("repeat", 1, "run the transfer group this many times; its rows give the median")
 	jsonOut := fl.String("json", "bench.json", "where to write the report as JSON")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -43,9 +45,13 @@ func runBench(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(b.work)
-	if err := b.all(ctx, *groups, *sizes, *verifySizes); err != nil {
+	if *repeat < 1 {
+		return fmt.Errorf("-repeat must be at least 1")
+	}
+	if err := b.all(ctx, *groups, *sizes, *verifySizes, *repeat); err != nil {
 		return err
 	}
+	b.rep.medians()
 	b.rep.fillRatios()
 	b.rep.print(os.Stdout)
 	return b.rep.save(*jsonOut)
@@ -66,17 +72,21 @@ func (b *bench) setup() error {
 		}
 	}
 	if b.work == "" {
-		b.work, err = os.MkdirTemp("", "normreg-bench-")
+		if b.work, err = os.MkdirTemp("", "normreg-bench-"); err != nil {
+			return err
+		}
 	}
 	b.rep.Machine = machine()
-	return err
+	// regctl's digest cache goes under the scratch directory, not the user's.
+	return os.Setenv("XDG_CACHE_HOME", filepath.Join(b.work, "cache"))
 }
 
 // groupNames are the groups of a run, in order (the -groups flag).
 const groupNames = "transfer,resolve,serve,verify,dedup"
 
-// all runs the named groups (a comma-separated subset of groupNames) in turn.
-func (b *bench) all(ctx context.Context, groups, sizes, verifySizes string) error {
+// all runs the named groups (a comma-separated subset of groupNames) in
+// turn, the transfer group repeat times.
+func (b *bench) all(ctx context.Context, groups, sizes, verifySizes string, repeat int) error {
 	ss, err := parseSizes(sizes)
 	if err != nil {
 		return err
@@ -87,9 +97,11 @@ func (b *bench) all(ctx context.Context, groups, sizes, verifySizes string) erro
 	}
 	run := map[string]func() error{
 		"transfer": func() error {
-			for _, size := range ss {
-				if err := b.sizeGroups(ctx, size); err != nil {
-					return err
+			for range repeat {
+				for _, size := range ss {
+					if err := b.sizeGroups(ctx, size); err != nil {
+						return err
+					}
 				}
 			}
 			return nil

@@ -68,22 +68,23 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles) error 
 	out := filepath.Join(b.work, "pulled")
 	defer os.RemoveAll(out)
 	k := label + "/s3/"
+	cache := b.coldCache()
 	steps := []struct {
-		key, name string
-		argv      []string
-		bases     []string
+		step
+		bases []string
 	}{
-		{"sdk-put", "direct SDK multipart upload", b.s3Self("s3put", f.weights), nil},
-		{"aws-put", "aws s3 cp (up)", b.awsCp(f.weights, b.s3URL()), nil},
-		{"normreg-push", "push regctl→normreg-s3", b.clients()[0].push(ref, f), []string{k + "sdk-put", k + "aws-put"}},
-		{"sdk-get", "direct SDK parallel ranged download", b.s3Self("s3get", out+".direct"), nil},
-		{"aws-get", "aws s3 cp (down)", b.awsCp(b.s3URL(), out+".aws"), nil},
-		{"normreg-pull", "pull regctl←normreg-s3", b.clients()[0].pull(ref, out), []string{k + "sdk-get", k + "aws-get"}},
+		{step{key: "sdk-put", name: "direct SDK multipart upload", argv: b.s3Self("s3put", f.weights)}, nil},
+		{step{key: "aws-put", name: "aws s3 cp (up)", argv: b.awsCp(f.weights, b.s3URL())}, nil},
+		{step{key: "normreg-push", name: "push regctl→normreg-s3", env: cache, argv: b.clients()[0].push(ref, f)}, []string{k + "sdk-put", k + "aws-put"}},
+		{step{key: "sdk-get", name: "direct SDK parallel ranged download", argv: b.s3Self("s3get", out+".direct")}, nil},
+		{step{key: "aws-get", name: "aws s3 cp (down)", argv: b.awsCp(b.s3URL(), out+".aws")}, nil},
+		{step{key: "normreg-pull", name: "pull regctl←normreg-s3", argv: b.clients()[0].pull(ref, out)}, []string{k + "sdk-get", k + "aws-get"}},
 	}
 	defer os.Remove(out + ".direct")
 	defer os.Remove(out + ".aws")
 	for _, s := range steps {
-		if err := b.measure(ctx, srv, k+s.key, g, s.name, f, "", s.argv); err != nil {
+		s.key, s.group = k+s.key, g
+		if err := b.measure(ctx, srv, f, s.step); err != nil {
 			return err
 		}
 		b.rep.Rows[len(b.rep.Rows)-1].Bases = s.bases
@@ -91,7 +92,10 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles) error 
 			b.rep.Rows[len(b.rep.Rows)-1].ServerRSSMiB = 0
 		}
 	}
-	return nil
+	srv.stop()
+	b.s3Clean(ctx)
+	push := step{key: k + "normreg-push", group: g, name: "push regctl→normreg-s3", env: cache}
+	return b.warmPush(ctx, serverStarter{"normreg-s3", b.startNormregS3}, b.clients()[0], f, push, []string{k + "sdk-put", k + "aws-put"})
 }
 
 // s3URL is the direct transfers' object as an s3:// URL.

@@ -23,6 +23,9 @@ func mbps(size int64, seconds float64) float64 { return float64(size) / seconds 
 // floor measures one sha256 pass plus a plain copy (cp, then sync) of the
 // weights on the same disk: the least any verified transfer can cost.
 func (b *bench) floor(label string, f bundleFiles) error {
+	if err := settle(); err != nil {
+		return err
+	}
 	start := time.Now()
 	in, err := os.Open(f.weights)
 	if err != nil {
@@ -93,7 +96,9 @@ func (b *bench) matrix(ctx context.Context, label string, f bundleFiles) error {
 	return nil
 }
 
-// pushPull pushes f with c to a fresh server s, pulls it back and records both.
+// pushPull pushes f with c to a fresh server s, pulls it back and records
+// both. regctl pushes with an empty digest cache; for regctl→normreg-fs a
+// second push, to another fresh server, shows the push with the digest cached.
 func (b *bench) pushPull(ctx context.Context, label string, c client, s serverStarter, f bundleFiles) error {
 	srv, err := s.start(ctx)
 	if err != nil {
@@ -103,16 +108,40 @@ func (b *bench) pushPull(ctx context.Context, label string, c client, s serverSt
 	ref := srv.addr + "/bench/model:v1"
 	pair := c.name + "→" + s.name
 	base := "oras→distribution"
-	if err := b.measure(ctx, srv, label+"/push/"+pair, label, "push "+pair, f, filepath.Dir(f.weights), c.push(ref, f)); err != nil {
+	cache := b.coldCache()
+	push := step{key: label + "/push/" + pair, group: label, name: "push " + pair, dir: filepath.Dir(f.weights), env: cache, argv: c.push(ref, f)}
+	if err := b.measure(ctx, srv, f, push); err != nil {
 		return err
 	}
 	b.rep.Rows[len(b.rep.Rows)-1].Bases = bases(pair, label+"/push/", base)
 	out := filepath.Join(b.work, "pulled")
 	defer os.RemoveAll(out)
-	if err := b.measure(ctx, srv, label+"/pull/"+pair, label, "pull "+pair, f, "", c.pull(ref, out)); err != nil {
+	if err := b.measure(ctx, srv, f, step{key: label + "/pull/" + pair, group: label, name: "pull " + pair, argv: c.pull(ref, out)}); err != nil {
 		return err
 	}
 	b.rep.Rows[len(b.rep.Rows)-1].Bases = bases(pair, label+"/pull/", base)
+	if pair != "regctl→normreg-fs" {
+		return nil
+	}
+	srv.stop() // the next server starts on the same, emptied directory
+	return b.warmPush(ctx, s, c, f, push, []string{label + "/push/" + base, label + "/floor/push"})
+}
+
+// warmPush repeats push, c's push of f whose env holds the digest cache it
+// filled, to a fresh server s as the row "KEY-cached", compared with bases.
+func (b *bench) warmPush(ctx context.Context, s serverStarter, c client, f bundleFiles, push step, bases []string) error {
+	srv, err := s.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	push.key += "-cached"
+	push.name += " (digest cached)"
+	push.argv = c.push(srv.addr+"/bench/model:v1", f)
+	if err := b.measure(ctx, srv, f, push); err != nil {
+		return err
+	}
+	b.rep.Rows[len(b.rep.Rows)-1].Bases = bases
 	return nil
 }
 
@@ -124,18 +153,48 @@ func bases(pair, prefix, base string) []string {
 	return []string{prefix + base}
 }
 
-// measure runs argv in dir against srv and records its time, MB/s and both peak RSS.
-func (b *bench) measure(ctx context.Context, srv *server, key, group, name string, f bundleFiles, dir string, argv []string) error {
+// step is one measured command: the row it fills and how it runs.
+type step struct {
+	key, group, name string
+	dir              string   // working directory ("" for the bench's)
+	env              []string // extra environment; nil: a fresh, empty digest cache for regctl
+	argv             []string
+}
+
+// measure runs s against srv, after flushing dirty pages so that every row
+// starts from the same page-cache state, and records its time, MB/s and
+// both peak RSS.
+func (b *bench) measure(ctx context.Context, srv *server, f bundleFiles, s step) error {
+	if err := settle(); err != nil {
+		return err
+	}
+	if s.env == nil {
+		s.env = b.coldCache()
+	}
 	if err := srv.resetPeak(); err != nil {
 		return err
 	}
-	t, err := runTimed(ctx, dir, nil, argv...)
+	t, err := runTimed(ctx, s.dir, s.env, s.argv...)
 	if err != nil {
 		return err
 	}
-	b.rep.add(Row{Key: key, Group: group, Name: name, Value: t.seconds, Unit: "s", MBps: mbps(f.size, t.seconds),
+	b.rep.add(Row{Key: s.key, Group: s.group, Name: s.name, Value: t.seconds, Unit: "s", MBps: mbps(f.size, t.seconds),
 		ServerRSSMiB: srv.peakMiB(), ClientRSSMiB: t.rssMiB})
 	return nil
+}
+
+// settle writes every dirty page to disk (sync), so a row does not pay for
+// the writeback of the one before.
+func settle() error {
+	_, err := runTimed(context.Background(), "", nil, "sync")
+	return err
+}
+
+// coldCache is the environment of a regctl that has never hashed the
+// bench's files: XDG_CACHE_HOME at a new, empty directory.
+func (b *bench) coldCache() []string {
+	b.caches++
+	return []string{"XDG_CACHE_HOME=" + filepath.Join(b.work, fmt.Sprintf("cache-%d", b.caches))}
 }
 
 // startNormregFS starts normreg's registry on a fresh storage/fs directory.
