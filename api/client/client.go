@@ -7,6 +7,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -56,7 +57,30 @@ func New(host string, o Options) *Client {
 	if pageSize <= 0 {
 		pageSize = 1000
 	}
-	return &Client{base: &url.URL{Scheme: scheme, Host: host}, token: o.Token, hc: hc, pageSize: pageSize}
+	return &Client{base: &url.URL{Scheme: scheme, Host: host}, token: o.Token, hc: authStaysHome(hc), pageSize: pageSize}
+}
+
+// authStaysHome returns a copy of hc whose redirects drop the Authorization
+// header once they leave the first request's host:port, then apply hc's
+// own redirect policy (by default: at most 10). Go keeps the header when
+// only the port differs, as from a registry at 127.0.0.1:5000 to a
+// presigned S3 URL at 127.0.0.1:9070, and S3 refuses a request that
+// carries a presigned signature and an Authorization header.
+func authStaysHome(hc *http.Client) *http.Client {
+	c := *hc
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host != via[0].URL.Host {
+			req.Header.Del("Authorization")
+		}
+		if hc.CheckRedirect != nil {
+			return hc.CheckRedirect(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &c
 }
 
 // Host returns the registry's "host[:port]".

@@ -78,13 +78,17 @@ func intParam(q url.Values, name string) (int64, error) {
 // Driver stores objects in an S3 bucket.
 type Driver struct {
 	client      *s3.Client
+	presign     *s3.PresignClient // for PresignGet, with client's endpoint and path style
 	bucket      string
 	prefix      string // "" or ending in "/"
 	partSize    int64
 	concurrency int
 }
 
-var _ storage.Driver = (*Driver)(nil)
+var (
+	_ storage.Driver     = (*Driver)(nil)
+	_ storage.Redirector = (*Driver)(nil)
+)
 
 // New connects to the bucket with credentials from the SDK's default chain
 // and checks that it is reachable, returning an error that names the
@@ -136,7 +140,7 @@ func newDriver(ctx context.Context, cfg Config) (*Driver, error) {
 	if prefix != "" {
 		prefix += "/"
 	}
-	return &Driver{client: client, bucket: cfg.Bucket, prefix: prefix, partSize: cfg.PartSize, concurrency: cfg.Concurrency}, nil
+	return &Driver{client: client, presign: s3.NewPresignClient(client), bucket: cfg.Bucket, prefix: prefix, partSize: cfg.PartSize, concurrency: cfg.Concurrency}, nil
 }
 
 // describe explains why the bucket could not be reached.
