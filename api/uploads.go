@@ -16,7 +16,9 @@ import (
 // uploadPost serves POST /v2/<name>/blobs/uploads/: a cross-repository mount
 // (?mount=<digest>[&from=<repo>]), a monolithic upload (?digest=<digest> with
 // the blob as body), or else a new upload session. A mount of a blob the
-// registry does not have falls back to a new session, as the spec asks.
+// registry does not have falls back to a new session, as the spec asks. A
+// new session's answer carries Normreg-Streamed-Upload: sha256 when the
+// storage commits one-chunk uploads by moving them.
 func (s *server) uploadPost(c echo.Context, r route) error {
 	if r.ref != "" {
 		return errUnsupported
@@ -43,8 +45,17 @@ func (s *server) uploadPost(c echo.Context, r route) error {
 	if err != nil {
 		return err
 	}
+	if s.store.Uploads.CommitsByMove() {
+		c.Response().Header().Set(headerStreamedUpload, "sha256")
+	}
 	return uploadAccepted(c, r.name, id, 0, http.StatusAccepted)
 }
+
+// headerStreamedUpload, on a new session, tells the client that a blob sent
+// as one PATCH (no Content-Range) and a PUT with an empty body under its
+// sha256 digest is committed without a second copy, so the client may stream
+// it without hashing it first: the registry hashes it as it is stored.
+const headerStreamedUpload = "Normreg-Streamed-Upload"
 
 // mount links blob digest into repo from repository from (any repository when
 // from is ""). It reports false, with no error, when there is nothing to mount.

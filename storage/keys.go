@@ -19,6 +19,8 @@ import (
 //	repos/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   descriptor (JSON) of a manifest whose subject is alg:hex
 //	catalog/<name with "/" as "!">                    the repository exists (empty)
 //	uploads/_info/<uuid>                              an upload session: its repository and start (JSON)
+//	uploads/_sum/<uuid>                               sha256 and size of the session's chunk at 0 (JSON; Mover drivers)
+//	uploads/_staged/<uuid>                            a first chunk being stored, before its move to c-0 (Mover drivers)
 //	uploads/<uuid>/c-<20-digit offset>                the session's bytes from that offset
 //
 // No key is a "folder" of another: repository name components never start
@@ -88,6 +90,16 @@ const uploadInfoDir = "uploads/_info/"
 
 func uploadInfoKey(id string) string {
 	return uploadInfoDir + id
+}
+
+func uploadSumKey(id string) string {
+	return "uploads/_sum/" + id
+}
+
+// uploadStagedKey is where a first chunk is written before it is moved to
+// its chunk key; staging is a fresh uuid, not the session's.
+func uploadStagedKey(staging string) string {
+	return "uploads/_staged/" + staging
 }
 
 func uploadDir(id string) string {

@@ -77,7 +77,9 @@ func (u *Uploads) end(ctx context.Context, id string) (int64, time.Time, error) 
 }
 
 // Append adds r's bytes at offset, which must equal the session's current
-// size (else ErrRangeInvalid), and returns the new size.
+// size (else ErrRangeInvalid), and returns the new size. On a Mover driver
+// the first chunk (offset 0) is hashed with sha256 while it is stored, so
+// that Commit can move it into place (see appendFirst).
 func (u *Uploads) Append(ctx context.Context, repo, id string, offset int64, r io.Reader) (int64, error) {
 	size, err := u.Size(ctx, repo, id)
 	if err != nil {
@@ -85,6 +87,9 @@ func (u *Uploads) Append(ctx context.Context, repo, id string, offset int64, r i
 	}
 	if offset != size {
 		return size, fmt.Errorf("upload %s holds %d bytes, chunk starts at %d: %w", id, size, offset, ErrRangeInvalid)
+	}
+	if m, ok := u.d.(Mover); ok && offset == 0 {
+		return u.appendFirst(ctx, m, id, r)
 	}
 	cr := &countingReader{r: r}
 	if err := u.d.Put(ctx, uploadDir(id)+chunkName(offset), cr, -1); err != nil {
@@ -115,16 +120,31 @@ func (u *Uploads) Size(ctx context.Context, repo, id string) (int64, error) {
 	return size, err
 }
 
-// Commit streams the session's chunks followed by final (nil: none) into
-// the blob d, verifying the digest, then removes the session. On a mismatch
-// nothing is stored and the session stays open.
+// Commit stores the session's chunks followed by final (nil: none) as the
+// blob d, verifying the digest, then removes the session and returns the
+// blob's size. On a mismatch nothing is stored and the session stays open.
+// A session of one chunk at offset 0 whose recorded sha256 is d, with no
+// final bytes, is committed by moving the chunk (see commitByMove); any other
+// is streamed through the verifier into Blobs.
 func (u *Uploads) Commit(ctx context.Context, repo, id string, d artifact.Digest, final io.Reader) (int64, error) {
+	if err := checkRepoDigest(repo, d); err != nil {
+		return 0, err
+	}
 	if err := u.session(ctx, repo, id); err != nil {
 		return 0, err
 	}
 	names, err := u.chunks(ctx, id)
 	if err != nil {
 		return 0, err
+	}
+	final, empty, err := peekEmpty(final)
+	if err != nil {
+		return 0, err
+	}
+	if empty {
+		if n, moved, err := u.commitByMove(ctx, repo, id, d, names); moved || err != nil {
+			return n, err
+		}
 	}
 	chunks := &chunkReader{ctx: ctx, d: u.d, dir: uploadDir(id), names: names}
 	defer chunks.Close()
@@ -191,8 +211,12 @@ func (u *Uploads) Cancel(ctx context.Context, repo, id string) error {
 	return u.remove(ctx, id)
 }
 
-// remove deletes the session's chunks, then its info.
+// remove deletes the session's sum (first, so that it never describes a
+// later chunk), its chunks, then its info.
 func (u *Uploads) remove(ctx context.Context, id string) error {
+	if err := u.d.Delete(ctx, uploadSumKey(id)); err != nil {
+		return err
+	}
 	names, err := u.chunks(ctx, id)
 	if err != nil {
 		return err

@@ -34,7 +34,10 @@ type Driver struct {
 	root string
 }
 
-var _ storage.Driver = (*Driver)(nil)
+var (
+	_ storage.Driver = (*Driver)(nil)
+	_ storage.Mover  = (*Driver)(nil)
+)
 
 // errInvalidKey: a key that is not a valid slash-separated path for this driver.
 var errInvalidKey = errors.New("invalid storage key")
@@ -177,7 +180,7 @@ func (d *Driver) write(ctx context.Context, key string, r io.Reader, notBefore t
 	}
 	version, err := fill(ctx, tmp, r, notBefore)
 	if err == nil {
-		err = d.rename(tmp.Name(), p)
+		err = place(os.Rename, tmp.Name(), p)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
@@ -212,18 +215,58 @@ func fill(ctx context.Context, tmp *os.File, r io.Reader, notBefore time.Time) (
 	return version(fi), nil
 }
 
-// rename moves tmp to p, creating p's directory, and retrying if a
-// concurrent Delete pruned that directory in between.
-func (d *Driver) rename(tmp, p string) error {
+// place puts the file src at p with op (os.Rename or os.Link), creating p's
+// directory, and retrying if a concurrent Delete pruned that directory in
+// between.
+func place(op func(src, p string) error, src, p string) error {
 	var err error
 	for range 3 {
 		if err = os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err = os.Rename(tmp, p); !errors.Is(err, fs.ErrNotExist) {
+		if err = op(src, p); !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
+	return err
+}
+
+// Move implements storage.Mover with link(2), then unlink of from: the file
+// appears at to whole and keeps its inode (nothing is copied), and an
+// existing to is never replaced.
+func (d *Driver) Move(ctx context.Context, from, to string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	src, err := d.path(from)
+	if err != nil {
+		return err
+	}
+	dst, err := d.path(to)
+	if err != nil {
+		return err
+	}
+	err = place(os.Link, src, dst)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("move %s to %s: %w", from, to, storage.ErrPreconditionFailed)
+	case err != nil:
+		return notFound(from, err)
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
+	return d.unlink(src)
+}
+
+// unlink removes the file p, fsyncs its directory, then prunes the
+// directories the removal left empty.
+func (d *Driver) unlink(p string) error {
+	if err := os.Remove(p); err != nil {
+		return err
+	}
+	err := syncDir(filepath.Dir(p))
+	d.prune(filepath.Dir(p))
 	return err
 }
 

@@ -22,10 +22,14 @@ func TestDriver(t *testing.T) {
 	})
 }
 
-// noTempFiles fails the test if a temp file was left under root.
+// noTempFiles fails the test if a temp file or a staged first chunk of an
+// upload was left under root.
 func noTempFiles(t *testing.T, root string) {
 	left, err := os.ReadDir(filepath.Join(root, ".tmp"))
 	if err != nil || len(left) > 0 {
 		t.Errorf("temp files left behind: %d (%v)", len(left), err)
+	}
+	if staged, err := os.ReadDir(filepath.Join(root, "uploads", "_staged")); !os.IsNotExist(err) {
+		t.Errorf("staged chunks left behind: %d (%v)", len(staged), err)
 	}
 }

@@ -16,7 +16,7 @@ import (
 
 // runDriver checks the storage.Driver contract.
 func runDriver(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
-	runTests(t, newDriver, []check[storage.Driver]{
+	checks := []check[storage.Driver]{
 		{"RoundTrip", testRoundTrip},
 		{"OpenOffset", testOpenOffset},
 		{"LargeUnknownLength", testLargeUnknownLength},
@@ -27,7 +27,11 @@ func runDriver(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
 		{"PutIf", testPutIf},
 		{"PutIfConcurrent", testPutIfConcurrent},
 		{"ContextCanceled", testContextCanceled},
-	})
+	}
+	if _, ok := newDriver(t).(storage.Mover); ok {
+		checks = append(checks, check[storage.Driver]{"Move", testMove})
+	}
+	runTests(t, newDriver, checks)
 }
 
 func put(t *testing.T, d storage.Driver, key, data string) {

@@ -27,6 +27,8 @@ func runStores(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
 		{"Tags", testTags},
 		{"TagMovers", testTagMovers},
 		{"Uploads", testUploads},
+		{"UploadOneChunk", testUploadOneChunk},
+		{"UploadFirstChunkEmpty", testUploadFirstChunkEmpty},
 		{"UploadExpire", testUploadExpire},
 		{"InvalidNames", testInvalidNames},
 	})
