@@ -33,6 +33,7 @@ type Declared struct {
 	CodeRevision        string
 	ParentDigest        artifact.Digest // parent bundle when fine-tuned
 	ParentWeightsDigest artifact.Digest // its weights layer (see ParentFacts)
+	WeightsDigest       artifact.Digest // the weights' digest when the caller knows it: Build then does not hash them
 	Labels              map[string]string
 	Subject             *artifact.Descriptor // OCI subject, e.g. the bundle an attachment refers to
 }
@@ -47,8 +48,9 @@ type Built struct {
 }
 
 // Build assembles a bundle from the weights (size bytes, read by ranges and
-// hashed once, never held in memory), the scaler file's exact bytes (nil for
-// none) and the declared facts. The same inputs always give the same bytes.
+// hashed once unless d.WeightsDigest is given, never held in memory), the
+// scaler file's exact bytes (nil for none) and the declared facts. A given
+// WeightsDigest is taken on trust: the weights layer is described with it. The same inputs always give the same bytes.
 // It does not run the checks (see Check): a bundle that the checks refuse
 // can be built, so the refusal can be reported. Errors wrap ErrConflict or
 // ErrInvalidBundle.
@@ -69,9 +71,11 @@ func Build(weights io.ReaderAt, size int64, scaler []byte, d Declared) (*Built, 
 			return nil, fmt.Errorf("%w: input tensor: %w", ErrInvalidBundle, err)
 		}
 	}
-	wd, err := digestOf(weights, size)
-	if err != nil {
-		return nil, err
+	wd := d.WeightsDigest
+	if wd == "" {
+		if wd, err = digestOf(weights, size); err != nil {
+			return nil, err
+		}
 	}
 	b := newBuilder()
 	weightsDesc := layer(MediaTypeWeights, FileWeights, wd, size)

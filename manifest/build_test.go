@@ -182,3 +182,42 @@ func TestBuiltManifestJSON(t *testing.T) {
 		t.Errorf("manifest JSON %s", b.ManifestBytes)
 	}
 }
+
+// countingReaderAt counts the bytes read through it.
+type countingReaderAt struct {
+	r    *bytes.Reader
+	read int64
+}
+
+// ReadAt implements io.ReaderAt.
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.read += int64(n)
+	return n, err
+}
+
+// TestBuildWithKnownWeightsDigest: a given weights digest gives the same
+// bundle as hashing, and the weights are then read only for their header
+// and BatchNorm tensors, never whole.
+func TestBuildWithKnownWeightsDigest(t *testing.T) {
+	ts := append(bundletest.Linear("net.0", 4, 3), bundletest.BatchNorm("net.1", trained, []float64{1.5, 2, 0.5, 3}, 120)...)
+	w := bundletest.Safetensors(nil, append(ts, bundletest.Linear("net.3", 512, 4)...)...)
+	hashed := build(t, w, scaler(), declared())
+	d := declared()
+	d.WeightsDigest = artifact.FromBytes(artifact.SHA256, w)
+	ra := &countingReaderAt{r: bytes.NewReader(w)}
+	known, err := manifest.Build(ra, int64(len(w)), scaler(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(known.ManifestBytes, hashed.ManifestBytes) {
+		t.Fatalf("the known digest gave another manifest:\n%s\n%s", known.ManifestBytes, hashed.ManifestBytes)
+	}
+	if ra.read >= int64(len(w)) {
+		t.Fatalf("Build read %d of %d bytes with the digest given; want the header and BatchNorm tensors only", ra.read, len(w))
+	}
+	d.WeightsDigest = artifact.FromBytes(artifact.SHA256, []byte("other"))
+	if got := build(t, w, scaler(), d).Manifest.Layers[0].Digest; got != d.WeightsDigest {
+		t.Fatalf("weights layer digest %s, want the given %s", got, d.WeightsDigest)
+	}
+}

@@ -30,22 +30,97 @@ func (c *Client) StatBlob(ctx context.Context, repo string, d artifact.Digest) (
 // verifies the digest; a mismatch gives an error matching
 // artifact.ErrDigestMismatch, and r must yield exactly desc.Size bytes.
 func (c *Client) PushBlob(ctx context.Context, repo string, desc artifact.Descriptor, r io.Reader) error {
-	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v2/" + repo + "/blobs/uploads/"}, http.StatusAccepted)
+	up, err := c.StartUpload(ctx, repo)
 	if err != nil {
 		return err
 	}
-	drain(resp)
-	loc := resp.Header.Get("Location")
-	if loc == "" {
-		return fmt.Errorf("registry %s: upload for %s started without a Location", c.base.Host, repo)
-	}
-	resp, err = c.do(ctx, request{
-		method: http.MethodPut, path: loc, query: url.Values{"digest": {desc.Digest.String()}},
+	resp, err := c.do(ctx, request{
+		method: http.MethodPut, path: up.Location, query: url.Values{"digest": {desc.Digest.String()}},
 		header: http.Header{"Content-Type": {"application/octet-stream"}},
 		body:   io.LimitReader(r, desc.Size), size: desc.Size,
 	}, http.StatusCreated)
 	if err != nil {
 		return fmt.Errorf("blob %s: %w", desc.Digest, err)
+	}
+	return drain(resp)
+}
+
+// StreamedUploadHeader is the header a registry sets to "sha256" on its
+// answer to opening an upload session when it hashes a session filled by
+// one PATCH as the bytes arrive: the client then need not hash a blob before
+// sending it (see PushBlobStreamed).
+const StreamedUploadHeader = "Normreg-Streamed-Upload"
+
+// Upload is an open upload session.
+type Upload struct {
+	Location string // where the session continues: a URL, or a path below the registry's base URL
+	Streamed bool   // the registry answered StreamedUploadHeader: sha256
+}
+
+// StartUpload opens an upload session in repo (POST). The caller fills it
+// (PushBlobStreamed) or cancels it (CancelUpload); an abandoned session
+// lingers on the registry until it expires.
+func (c *Client) StartUpload(ctx context.Context, repo string) (*Upload, error) {
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v2/" + repo + "/blobs/uploads/"}, http.StatusAccepted)
+	if err != nil {
+		return nil, err
+	}
+	drain(resp)
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return nil, fmt.Errorf("registry %s: upload for %s started without a Location", c.base.Host, repo)
+	}
+	return &Upload{Location: loc, Streamed: resp.Header.Get(StreamedUploadHeader) == "sha256"}, nil
+}
+
+// PushBlobStreamed sends the size bytes of r into session up in one PATCH
+// (Content-Length size, no Content-Range), hashing them with sha256 in the
+// same pass, then commits the session under the digest computed (PUT
+// ?digest= with an empty body) and returns it: r is read once, and the
+// caller need not know the digest beforehand. Any failure cancels the
+// session (DELETE). r must yield exactly size bytes. On a registry whose
+// session lacks Streamed it works too, but the registry then reads the
+// session back to hash it.
+func (c *Client) PushBlobStreamed(ctx context.Context, up *Upload, r io.Reader, size int64) (artifact.Digest, error) {
+	d, err := c.streamInto(ctx, up, r, size)
+	if err != nil {
+		if cerr := c.CancelUpload(context.WithoutCancel(ctx), up); cerr != nil {
+			err = fmt.Errorf("%w (cancelling the upload: %v)", err, cerr)
+		}
+		return "", err
+	}
+	return d, nil
+}
+
+// streamInto is PushBlobStreamed without the cancel; up.Location follows
+// the registry's answers.
+func (c *Client) streamInto(ctx context.Context, up *Upload, r io.Reader, size int64) (artifact.Digest, error) {
+	h := artifact.SHA256.New()
+	resp, err := c.do(ctx, request{
+		method: http.MethodPatch, path: up.Location,
+		header: http.Header{"Content-Type": {"application/octet-stream"}},
+		body:   io.TeeReader(io.LimitReader(r, size), h), size: size,
+	}, http.StatusAccepted)
+	if err != nil {
+		return "", fmt.Errorf("uploading: %w", err)
+	}
+	drain(resp)
+	if loc := resp.Header.Get("Location"); loc != "" {
+		up.Location = loc
+	}
+	d := artifact.FromHash(artifact.SHA256, h)
+	resp, err = c.do(ctx, request{method: http.MethodPut, path: up.Location, query: url.Values{"digest": {d.String()}}}, http.StatusCreated)
+	if err != nil {
+		return "", fmt.Errorf("blob %s: %w", d, err)
+	}
+	return d, drain(resp)
+}
+
+// CancelUpload deletes session up (DELETE), so the registry drops what it holds.
+func (c *Client) CancelUpload(ctx context.Context, up *Upload) error {
+	resp, err := c.do(ctx, request{method: http.MethodDelete, path: up.Location}, http.StatusNoContent, http.StatusAccepted, http.StatusOK)
+	if err != nil {
+		return err
 	}
 	return drain(resp)
 }

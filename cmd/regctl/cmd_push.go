@@ -53,7 +53,8 @@ func newPushCommand(g *globalOptions) *command {
 
 // runPush builds the bundle, runs every check on it (refusing with exit 3
 // before anything is uploaded), uploads the blobs the registry lacks, pushes
-// the manifest under REF's tag and prints the bundle's digest.
+// the manifest under REF's tag and prints the bundle's digest. The weights
+// file is read in one pass at most (see pusher.push).
 func runPush(ctx context.Context, opts pushOptions, args []string) error {
 	if err := wantArgs("push", args, 1); err != nil {
 		return err
@@ -68,50 +69,167 @@ func runPush(ctx context.Context, opts pushOptions, args []string) error {
 	if ref.Digest != "" {
 		return usageError("push takes a tag, not a digest: %s", args[0])
 	}
-	w, err := os.Open(opts.weights)
+	f, err := os.Open(opts.weights)
 	if err != nil {
 		return usageError("--weights: %w", err)
 	}
-	defer w.Close()
-	built, err := opts.build(ctx, ref, c, w)
+	defer f.Close()
+	p, err := newPusher(ctx, opts, ref, c, f)
 	if err != nil {
 		return err
 	}
-	if err := checkBuilt(ctx, opts.g, c.Fetcher(ref.Repo), built, w); err != nil {
-		return err
-	}
-	if err := upload(ctx, opts.g, c, ref.Repo, built, w); err != nil {
-		return registryError(ref.Host, err)
-	}
-	d, err := c.PushManifest(ctx, ref.Repo, ref.Reference(), manifest.MediaTypeImageManifest, built.ManifestBytes)
+	d, err := p.push(ctx)
 	if err != nil {
-		return registryError(ref.Host, fmt.Errorf("pushing the manifest of %s: %w", ref, err))
+		return err
 	}
 	fmt.Fprintln(opts.g.stdout, d)
 	return nil
 }
 
-// build assembles the bundle from the files and flags.
-func (opts pushOptions) build(ctx context.Context, ref client.Ref, c *client.Client, w *os.File) (*manifest.Built, error) {
-	decl, err := opts.declared(ctx, ref, c)
+// pusher is one push: its inputs and where they go.
+type pusher struct {
+	opts   pushOptions
+	ref    client.Ref
+	c      *client.Client
+	w      io.ReaderAt // the weights file
+	size   int64
+	key    fileKey      // the weights file's digest cache key
+	cache  *digestCache // nil: none
+	decl   manifest.Declared
+	scaler []byte
+}
+
+// newPusher reads the flags' files other than the weights f, resolves
+// --parent and keys f for the digest cache.
+func newPusher(ctx context.Context, opts pushOptions, ref client.Ref, c *client.Client, f *os.File) (*pusher, error) {
+	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	st, err := w.Stat()
-	if err != nil {
+	p := &pusher{opts: opts, ref: ref, c: c, w: f, size: st.Size()}
+	if key, ok := keyOf(opts.weights, st); ok {
+		p.key, p.cache = key, opts.g.digestCache()
+	}
+	if p.decl, err = opts.declared(ctx, ref, c); err != nil {
 		return nil, err
 	}
-	var scaler []byte
 	if opts.scaler != "" {
-		if scaler, err = os.ReadFile(opts.scaler); err != nil {
+		if p.scaler, err = os.ReadFile(opts.scaler); err != nil {
 			return nil, usageError("--scaler: %w", err)
 		}
 	}
-	built, err := manifest.Build(w, st.Size(), scaler, decl)
+	return p, nil
+}
+
+// placeholderDigest stands for the weights' digest while it is unknown:
+// no check reads the weights digest unless the bundle names a parent.
+const placeholderDigest artifact.Digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
+// push reads the weights file once at most. With its digest cached it only
+// uploads it if the registry lacks it. Otherwise, without --parent, it runs
+// the checks on the bundle built with a placeholder weights digest, then
+// streams the weights into a registry that hashes on receipt (see
+// client.StreamedUploadHeader); other registries, and --parent (bn-stale
+// compares the weights digest with the parent's), get the weights hashed
+// first. It returns the bundle's digest.
+func (p *pusher) push(ctx context.Context) (artifact.Digest, error) {
+	if d, ok := p.cache.get(p.key); ok {
+		return p.pushKnown(ctx, d)
+	}
+	if p.decl.ParentDigest != "" {
+		return p.pushHashed(ctx)
+	}
+	built, err := p.build(placeholderDigest)
+	if err != nil {
+		return "", err
+	}
+	if err := p.check(ctx, built, "push to "+p.ref.String()); err != nil {
+		return "", err
+	}
+	up, err := p.c.StartUpload(ctx, p.ref.Repo)
+	if err != nil {
+		return "", registryError(p.ref.Host, err)
+	}
+	if !up.Streamed {
+		if err := p.c.CancelUpload(ctx, up); err != nil {
+			return "", registryError(p.ref.Host, err)
+		}
+		return p.pushHashed(ctx)
+	}
+	return p.pushStreamed(ctx, up, built.Manifest.Layers[0])
+}
+
+// pushKnown pushes the bundle whose weights have digest d (from the cache):
+// the registry verifies the weights if it lacks them, and a mismatch means
+// the file changed while pushing (its cache entry is dropped).
+func (p *pusher) pushKnown(ctx context.Context, d artifact.Digest) (artifact.Digest, error) {
+	built, err := p.build(d)
+	if err != nil {
+		return "", err
+	}
+	if err := p.check(ctx, built, "push of bundle "+built.Digest.String()); err != nil {
+		return "", err
+	}
+	bd, err := p.finish(ctx, built)
+	if errors.Is(err, artifact.ErrDigestMismatch) {
+		p.cache.drop(p.key)
+		return "", fmt.Errorf("%s changed while pushing (it no longer hashes to %s): push again: %w", p.opts.weights, d, err)
+	}
+	return bd, err
+}
+
+// pushHashed hashes the weights, records their digest and pushes the bundle.
+func (p *pusher) pushHashed(ctx context.Context) (artifact.Digest, error) {
+	built, err := p.build("")
+	if err != nil {
+		return "", err
+	}
+	p.cache.put(p.key, built.Manifest.Layers[0].Digest)
+	if err := p.check(ctx, built, "push of bundle "+built.Digest.String()); err != nil {
+		return "", err
+	}
+	return p.finish(ctx, built)
+}
+
+// pushStreamed sends the weights into session up while hashing them,
+// records their digest, and pushes the bundle rebuilt with it; the checks
+// already passed.
+func (p *pusher) pushStreamed(ctx context.Context, up *client.Upload, desc artifact.Descriptor) (artifact.Digest, error) {
+	r := p.opts.g.progress("push", desc, io.NewSectionReader(p.w, 0, p.size))
+	d, err := p.c.PushBlobStreamed(ctx, up, r, p.size)
+	if err != nil {
+		return "", registryError(p.ref.Host, fmt.Errorf("uploading %s: %w", desc.Annotations[manifest.AnnotationTitle], err))
+	}
+	p.cache.put(p.key, d)
+	built, err := p.build(d)
+	if err != nil {
+		return "", err
+	}
+	return p.finish(ctx, built)
+}
+
+// build assembles the bundle; weights "" means hash the weights.
+func (p *pusher) build(weights artifact.Digest) (*manifest.Built, error) {
+	decl := p.decl
+	decl.WeightsDigest = weights
+	built, err := manifest.Build(p.w, p.size, p.scaler, decl)
 	if errors.Is(err, manifest.ErrConflict) || errors.Is(err, manifest.ErrInvalidBundle) {
-		return nil, usageError("%s: %w", opts.weights, err)
+		return nil, usageError("%s: %w", p.opts.weights, err)
 	}
 	return built, err
+}
+
+// finish uploads the blobs the registry lacks and pushes the manifest under
+// REF's tag, returning its digest.
+func (p *pusher) finish(ctx context.Context, built *manifest.Built) (artifact.Digest, error) {
+	if err := upload(ctx, p.opts.g, p.c, p.ref.Repo, built, p.w); err != nil {
+		return "", registryError(p.ref.Host, err)
+	}
+	d, err := p.c.PushManifest(ctx, p.ref.Repo, p.ref.Reference(), manifest.MediaTypeImageManifest, built.ManifestBytes)
+	if err != nil {
+		return "", registryError(p.ref.Host, fmt.Errorf("pushing the manifest of %s: %w", p.ref, err))
+	}
+	return d, nil
 }
 
 // declared turns the flags into the declared facts, resolving --parent.
@@ -160,16 +278,17 @@ func (opts pushOptions) parentFacts(ctx context.Context, ref client.Ref, c *clie
 	return d, p.WeightsDigest, nil
 }
 
-// checkBuilt runs every check on the built bundle (the parent read from
-// the registry through next), prints the findings and refuses with exit 3.
-func checkBuilt(ctx context.Context, g *globalOptions, next manifest.Fetcher, built *manifest.Built, w io.ReaderAt) error {
-	_, fs, err := manifest.Check(ctx, built.ManifestBytes, built.Fetcher(w, next), manifest.CheckOptions{})
+// check runs every check on the built bundle (the parent read from the
+// registry), prints the findings and refuses with exit 3, naming the push
+// as what.
+func (p *pusher) check(ctx context.Context, built *manifest.Built, what string) error {
+	_, fs, err := manifest.Check(ctx, built.ManifestBytes, built.Fetcher(p.w, p.c.Fetcher(p.ref.Repo)), manifest.CheckOptions{})
 	if err != nil {
 		return fmt.Errorf("checking the bundle: %w", err)
 	}
-	printFindings(g.stderr, fs)
+	printFindings(p.opts.g.stderr, fs)
 	if fs.Refused() {
-		return refusedError("push of bundle "+built.Digest.String(), fs)
+		return refusedError(what, fs)
 	}
 	return nil
 }

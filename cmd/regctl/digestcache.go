@@ -1,0 +1,120 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	"github.com/normreg/normreg/artifact"
+)
+
+// digestCache remembers the sha256 of files regctl has hashed, so a push of
+// an unchanged file learns its digest without reading it. Each entry is one
+// small JSON file (its fileKey and digest) in dir, named by the sha256 of
+// the key, written atomically (temp file + rename). A cache that cannot be
+// read or written is no cache: its errors are never fatal, and an entry that
+// is unreadable, corrupt or not for its key is ignored.
+type digestCache struct {
+	dir string
+}
+
+// fileKey names one version of a file: an edit changes its ctime, which
+// users cannot set, so an edited file never matches an entry made before.
+type fileKey struct {
+	Path    string `json:"path"` // absolute
+	Dev     uint64 `json:"dev"`
+	Ino     uint64 `json:"ino"`
+	Size    int64  `json:"size"`
+	MtimeNs int64  `json:"mtime_ns"`
+	CtimeNs int64  `json:"ctime_ns"`
+}
+
+// cacheEntry is the content of one entry file.
+type cacheEntry struct {
+	Key    fileKey         `json:"key"`
+	Digest artifact.Digest `json:"digest"`
+}
+
+// digestCache returns the cache under $XDG_CACHE_HOME/normreg/digests (else
+// ~/.cache/normreg/digests, os.UserCacheDir's choice on Linux), or nil when
+// REGCTL_DIGEST_CACHE=off or neither variable is set.
+func (g *globalOptions) digestCache() *digestCache {
+	if g.getenv("REGCTL_DIGEST_CACHE") == "off" {
+		return nil
+	}
+	dir := g.getenv("XDG_CACHE_HOME")
+	if dir == "" {
+		home := g.getenv("HOME")
+		if home == "" {
+			return nil
+		}
+		dir = filepath.Join(home, ".cache")
+	}
+	return &digestCache{dir: filepath.Join(dir, "normreg", "digests")}
+}
+
+// entryPath is the file holding k's entry.
+func (c *digestCache) entryPath(k fileKey) string {
+	b, _ := json.Marshal(k) // a struct of strings and numbers always encodes
+	sum := sha256.Sum256(b)
+	return filepath.Join(c.dir, hex.EncodeToString(sum[:]))
+}
+
+// get returns the digest recorded for k; false when there is none usable.
+func (c *digestCache) get(k fileKey) (artifact.Digest, bool) {
+	if c == nil {
+		return "", false
+	}
+	b, err := os.ReadFile(c.entryPath(k))
+	if err != nil {
+		return "", false
+	}
+	var e cacheEntry
+	if json.Unmarshal(b, &e) != nil || e.Key != k {
+		return "", false
+	}
+	d, err := artifact.ParseDigest(string(e.Digest))
+	if err != nil || d.Algorithm() != artifact.SHA256 {
+		return "", false
+	}
+	return d, true
+}
+
+// put records d as k's digest, silently doing nothing when it cannot.
+func (c *digestCache) put(k fileKey, d artifact.Digest) {
+	if c == nil {
+		return
+	}
+	b, _ := json.Marshal(cacheEntry{Key: k, Digest: d})
+	if os.MkdirAll(c.dir, 0o700) != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(c.dir, ".entry-*")
+	if err != nil {
+		return
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil && cerr == nil {
+		os.Rename(tmp.Name(), c.entryPath(k))
+	}
+}
+
+// drop removes k's entry, if any.
+func (c *digestCache) drop(k fileKey) {
+	if c != nil {
+		os.Remove(c.entryPath(k))
+	}
+}
+
+// keyOf returns the key of the file at path with status st; false when
+// the platform does not give what a key needs (then nothing is cached).
+func keyOf(path string, st os.FileInfo) (fileKey, bool) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fileKey{}, false
+	}
+	return statKey(abs, st)
+}
