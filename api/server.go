@@ -130,8 +130,9 @@ func apiVersionHeader(next echo.HandlerFunc) echo.HandlerFunc {
 // logErrorKey is the context key under which writeError leaves the error for the log.
 const logErrorKey = "normreg.error"
 
-// logRequests writes one structured line per request; server errors at
-// level error, with the underlying error.
+// logRequests writes one structured line per request at level info;
+// server errors at level error, with the underlying error. Nothing is
+// built for a level the logger does not log.
 func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -139,17 +140,28 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		req, res := c.Request(), c.Response()
-		attrs := []any{"method", req.Method, "path", req.URL.Path, "status", res.Status,
-			"bytes_in", req.ContentLength, "bytes_out", res.Size, "duration_ms", float64(time.Since(start).Microseconds()) / 1000, "remote", c.RealIP()}
+		ctx := c.Request().Context()
 		level := slog.LevelInfo
-		if logged, ok := c.Get(logErrorKey).(error); ok {
-			attrs = append(attrs, "error", logged.Error())
-			if res.Status >= http.StatusInternalServerError {
-				level = slog.LevelError
-			}
+		logged, failed := c.Get(logErrorKey).(error)
+		if failed && c.Response().Status >= http.StatusInternalServerError {
+			level = slog.LevelError
 		}
-		s.log.Log(req.Context(), level, "request", attrs...)
+		if s.log.Enabled(ctx, level) {
+			s.log.LogAttrs(ctx, level, "request", requestAttrs(c, time.Since(start), logged)...)
+		}
 		return nil
 	}
+}
+
+// requestAttrs are the attributes of a request's log line; logged, when
+// non-nil, is the error the request was answered with.
+func requestAttrs(c echo.Context, took time.Duration, logged error) []slog.Attr {
+	req, res := c.Request(), c.Response()
+	attrs := []slog.Attr{slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.Int("status", res.Status),
+		slog.Int64("bytes_in", req.ContentLength), slog.Int64("bytes_out", res.Size),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000), slog.String("remote", c.RealIP())}
+	if logged != nil {
+		attrs = append(attrs, slog.String("error", logged.Error()))
+	}
+	return attrs
 }

@@ -6,14 +6,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/normreg/normreg/artifact"
 	"github.com/normreg/normreg/manifest"
 )
 
 // Manifests keeps manifests per repository, the referrers index and the
-// catalog of repositories.
-type Manifests struct{ d Driver }
+// catalog of repositories. It keeps the bytes of manifests it has read in a
+// bounded cache by digest (content under a digest never changes); whether a
+// repository holds a manifest is read from storage on every call, so
+// deletes, by any process, are seen at once.
+type Manifests struct {
+	d     Driver
+	bytes digestCache
+}
 
 // Manifest is a stored manifest.
 type Manifest struct {
@@ -83,16 +90,60 @@ func getJSON(ctx context.Context, d Driver, key string, v any) (string, error) {
 }
 
 // Get returns the manifest of repo with digest d, or ErrManifestUnknown.
+// The returned Data may be shared with other callers: it must not be modified.
 func (m *Manifests) Get(ctx context.Context, repo string, d artifact.Digest) (Manifest, error) {
 	link, err := m.link(ctx, repo, d)
 	if err != nil {
 		return Manifest{}, err
 	}
-	data, _, err := m.d.Get(ctx, blobKey(d), manifest.MaxSize)
-	if err != nil {
-		return Manifest{}, manifestUnknown(repo, d, err)
+	data, ok := m.bytes.get(d)
+	if !ok {
+		if data, _, err = m.d.Get(ctx, blobKey(d), manifest.MaxSize); err != nil {
+			return Manifest{}, manifestUnknown(repo, d, err)
+		}
+		m.bytes.add(d, data)
 	}
 	return Manifest{Digest: d, MediaType: link.MediaType, Data: data}, nil
+}
+
+// digestCacheBytes bounds the bytes a digestCache holds.
+const digestCacheBytes = 16 << 20
+
+// digestCache holds immutable contents by digest, at most digestCacheBytes
+// in all. The zero value is an empty cache, safe for concurrent use.
+type digestCache struct {
+	mu    sync.Mutex
+	data  map[artifact.Digest][]byte
+	bytes int
+}
+
+// get returns the content cached under d.
+func (c *digestCache) get(d artifact.Digest) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	data, ok := c.data[d]
+	return data, ok
+}
+
+// add caches data under d, first dropping arbitrary entries until it fits.
+func (c *digestCache) add(d artifact.Digest, data []byte) {
+	if len(data) > digestCacheBytes {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.data == nil {
+		c.data = map[artifact.Digest][]byte{}
+	}
+	for k, old := range c.data {
+		if c.bytes+len(data) <= digestCacheBytes {
+			break
+		}
+		delete(c.data, k)
+		c.bytes -= len(old)
+	}
+	c.bytes += len(data) - len(c.data[d])
+	c.data[d] = data
 }
 
 // link reads repo's link to manifest d, or ErrManifestUnknown.

@@ -3,13 +3,13 @@
 //
 //	registry [--listen 127.0.0.1:5000] [--storage file://./registry-data | s3://BUCKET/PREFIX?endpoint=URL&region=R]
 //	         [--upload-ttl 24h] [--auth-file tokens.json] [--tls-cert F --tls-key F]
-//	         [--require-bundles PATTERN,...] [--immutable-tags PATTERN,...]
+//	         [--require-bundles PATTERN,...] [--immutable-tags PATTERN,...] [--log-level info]
 //	registry hash-token < secret
 //
 // Every flag can also be set from the environment: REGISTRY_LISTEN,
 // REGISTRY_STORAGE, REGISTRY_UPLOAD_TTL, REGISTRY_AUTH_FILE,
 // REGISTRY_TLS_CERT, REGISTRY_TLS_KEY, REGISTRY_REQUIRE_BUNDLES,
-// REGISTRY_IMMUTABLE_TAGS. A flag wins over the environment.
+// REGISTRY_IMMUTABLE_TAGS, REGISTRY_LOG_LEVEL. A flag wins over the environment.
 // hash-token prints the auth-file hash of the secret read from stdin
 // (docs/auth.md).
 package main
@@ -46,12 +46,12 @@ type config struct {
 
 	requireBundles patternList // repositories that accept only normreg bundles
 	immutableTags  patternList // tags that cannot move or be deleted once set
+	logLevel       slog.Level  // least severe level logged; requests log at info
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	if len(os.Args) > 1 && os.Args[1] == "hash-token" {
 		exitOn(hashToken(os.Stdin, os.Stdout))
 		return
@@ -61,7 +61,7 @@ func main() {
 		return
 	}
 	if err == nil {
-		err = serve(ctx, cfg, log)
+		err = serve(ctx, cfg, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel})))
 	}
 	exitOn(err)
 }
@@ -76,6 +76,8 @@ func exitOn(err error) {
 
 // parseConfig reads flags from args, each defaulting to its REGISTRY_*
 // environment variable (read with getenv), then to the built-in default.
+// A malformed --upload-ttl or --log-level in the environment is an error
+// unless the flag is given.
 func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
@@ -90,6 +92,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fl.StringVar(&cfg.storage, "storage", env("REGISTRY_STORAGE", "file://./registry-data"),
 		"file://DIR or s3://BUCKET/PREFIX?endpoint=URL&region=R (REGISTRY_STORAGE)")
 	fl.DurationVar(&cfg.uploadTTL, "upload-ttl", 24*time.Hour, "unfinished uploads older than this are removed (REGISTRY_UPLOAD_TTL)")
+	fl.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "least severe level logged: debug|info|warn|error; requests log at info (REGISTRY_LOG_LEVEL)")
 	fl.StringVar(&cfg.authFile, "auth-file", env("REGISTRY_AUTH_FILE", ""), "JSON file of scoped tokens; unset: open registry (REGISTRY_AUTH_FILE)")
 	fl.StringVar(&cfg.tlsCert, "tls-cert", env("REGISTRY_TLS_CERT", ""), "PEM certificate (chain): serve HTTPS (REGISTRY_TLS_CERT)")
 	fl.StringVar(&cfg.tlsKey, "tls-key", env("REGISTRY_TLS_KEY", ""), "PEM private key of --tls-cert (REGISTRY_TLS_KEY)")
@@ -103,7 +106,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if fl.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
-	if err := uploadTTLFromEnv(fl, getenv, &cfg.uploadTTL); err != nil {
+	if err := setUnlessGiven(fl, getenv, map[string]string{"upload-ttl": "REGISTRY_UPLOAD_TTL", "log-level": "REGISTRY_LOG_LEVEL"}); err != nil {
 		return config{}, err
 	}
 	if err := cfg.validate(); err != nil {
@@ -112,21 +115,22 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	return cfg, nil
 }
 
-// uploadTTLFromEnv sets ttl from REGISTRY_UPLOAD_TTL unless --upload-ttl
-// was given: the flag wins, so a bad value in the environment does not stop
-// a registry started with the flag.
-func uploadTTLFromEnv(fl *flag.FlagSet, getenv func(string) string, ttl *time.Duration) error {
-	v := getenv("REGISTRY_UPLOAD_TTL")
-	given := false
-	fl.Visit(func(f *flag.Flag) { given = given || f.Name == "upload-ttl" })
-	if v == "" || given {
-		return nil
+// setUnlessGiven sets each flag of envs (flag name to variable name) that
+// was not given on the command line from its non-empty environment
+// variable, parsed as the flag parses: the flag wins, so a bad value in the
+// environment does not stop a registry started with the flag.
+func setUnlessGiven(fl *flag.FlagSet, getenv func(string) string, envs map[string]string) error {
+	given := map[string]bool{}
+	fl.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, env := range envs {
+		v := getenv(env)
+		if v == "" || given[name] {
+			continue
+		}
+		if err := fl.Set(name, v); err != nil {
+			return fmt.Errorf("%s: %w", env, err)
+		}
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return fmt.Errorf("REGISTRY_UPLOAD_TTL: %w", err)
-	}
-	*ttl = d
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -43,12 +44,7 @@ func TestUploadTTLFromEnv(t *testing.T) {
 		{"soon", nil, 0, true},
 	}
 	for _, c := range cases {
-		cfg, err := parseConfig(c.args, func(k string) string {
-			if k == "REGISTRY_UPLOAD_TTL" {
-				return c.env
-			}
-			return ""
-		}, io.Discard)
+		cfg, err := parseWithEnv(c.args, "REGISTRY_UPLOAD_TTL", c.env)
 		if (err != nil) != c.err || (!c.err && cfg.uploadTTL != c.want) {
 			t.Errorf("env %q args %q: ttl %s, err %v; want %s, error %v", c.env, c.args, cfg.uploadTTL, err, c.want, c.err)
 		}
@@ -73,4 +69,40 @@ func TestOpenDriverRefuses(t *testing.T) {
 			t.Errorf("openDriver(%q) = %v, want an error mentioning %q", url, err, want)
 		}
 	}
+}
+
+// TestLogLevel: --log-level and REGISTRY_LOG_LEVEL take debug, info, warn
+// and error (default info); the flag wins over the environment, even over a
+// malformed value; a malformed value alone stops start-up.
+func TestLogLevel(t *testing.T) {
+	cases := []struct {
+		env  string
+		args []string
+		want slog.Level
+		err  bool
+	}{
+		{"", nil, slog.LevelInfo, false},
+		{"error", nil, slog.LevelError, false},
+		{"DEBUG", nil, slog.LevelDebug, false},
+		{"error", []string{"--log-level", "warn"}, slog.LevelWarn, false},
+		{"loud", []string{"--log-level", "debug"}, slog.LevelDebug, false},
+		{"loud", nil, 0, true},
+		{"", []string{"--log-level", "loud"}, 0, true},
+	}
+	for _, c := range cases {
+		cfg, err := parseWithEnv(c.args, "REGISTRY_LOG_LEVEL", c.env)
+		if (err != nil) != c.err || (!c.err && cfg.logLevel != c.want) {
+			t.Errorf("env %q args %q: level %s, err %v; want %s, error %v", c.env, c.args, cfg.logLevel, err, c.want, c.err)
+		}
+	}
+}
+
+// parseWithEnv is parseConfig of args with the one environment variable name set to value.
+func parseWithEnv(args []string, name, value string) (config, error) {
+	return parseConfig(args, func(k string) string {
+		if k == name {
+			return value
+		}
+		return ""
+	}, io.Discard)
 }
