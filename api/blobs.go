@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,11 +16,15 @@ import (
 )
 
 // blobGet serves GET and HEAD /v2/<name>/blobs/<digest>, streaming from
-// storage; a single "Range: bytes=..." gives 206 with that part.
+// storage; a single "Range: bytes=..." gives 206 with that part. With
+// redirectBlobs, a GET is redirected instead (blobRedirect).
 func (s *server) blobGet(c echo.Context, r route) error {
 	d, err := artifact.ParseDigest(r.ref)
 	if err != nil {
 		return err
+	}
+	if s.redirectBlobs && c.Request().Method == http.MethodGet {
+		return s.blobRedirect(c, r.name, d)
 	}
 	ctx := c.Request().Context()
 	size, err := s.store.Blobs.Stat(ctx, r.name, d)
@@ -50,6 +55,23 @@ func (s *server) blobGet(c echo.Context, r route) error {
 	defer rc.Close()
 	c.Response().WriteHeader(status)
 	return sendBody(c.Response(), rc, n)
+}
+
+// RedirectExpiry is how long the presigned URL of a blob redirect is valid.
+const RedirectExpiry = 15 * time.Minute
+
+// blobRedirect answers a blob GET with 307 Temporary Redirect to a presigned
+// URL of the blob in storage, valid for RedirectExpiry, and an empty body.
+// The client sends the same request (Range included) there, so the bytes
+// go from storage to the client without passing through the registry. A
+// blob not linked into repo is BLOB_UNKNOWN, as without the redirect.
+func (s *server) blobRedirect(c echo.Context, repo string, d artifact.Digest) error {
+	u, err := s.store.Blobs.RedirectURL(c.Request().Context(), repo, d, RedirectExpiry)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Docker-Content-Digest", d.String())
+	return c.Redirect(http.StatusTemporaryRedirect, u)
 }
 
 // copyBufferSize is the buffer of a blob body copied by reads and writes:

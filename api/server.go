@@ -24,6 +24,9 @@ type Config struct {
 	RequireBundles []string
 	// ImmutableTags are tag patterns whose tags cannot move or be deleted once set.
 	ImmutableTags []string
+	// RedirectBlobs answers blob GETs with a 307 to a presigned storage URL
+	// (see blobRedirect); the Store's driver must be a storage.Redirector.
+	RedirectBlobs bool
 }
 
 // handler serves one endpoint and method for a parsed route.
@@ -39,6 +42,7 @@ type server struct {
 	requireBundles []string
 	immutable      immutableTags
 	metrics        *metrics // of this process, served at /metrics
+	redirectBlobs  bool
 }
 
 // New returns the registry's HTTP handler. Registry processes keep no state
@@ -50,7 +54,8 @@ func New(cfg Config) *echo.Echo {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &server{store: cfg.Store, log: log, auth: cfg.Auth,
-		requireBundles: cfg.RequireBundles, immutable: cfg.ImmutableTags, metrics: newMetrics()}
+		requireBundles: cfg.RequireBundles, immutable: cfg.ImmutableTags, metrics: newMetrics(),
+		redirectBlobs: cfg.RedirectBlobs}
 	s.routes = s.dispatchTable()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

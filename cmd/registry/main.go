@@ -4,12 +4,14 @@
 //	registry [--listen 127.0.0.1:5000] [--storage file://./registry-data | s3://BUCKET/PREFIX?endpoint=URL&region=R]
 //	         [--upload-ttl 24h] [--auth-file tokens.json] [--tls-cert F --tls-key F]
 //	         [--require-bundles PATTERN,...] [--immutable-tags PATTERN,...] [--log-level info]
+//	         [--s3-redirect]
 //	registry hash-token < secret
 //
 // Every flag can also be set from the environment: REGISTRY_LISTEN,
 // REGISTRY_STORAGE, REGISTRY_UPLOAD_TTL, REGISTRY_AUTH_FILE,
 // REGISTRY_TLS_CERT, REGISTRY_TLS_KEY, REGISTRY_REQUIRE_BUNDLES,
-// REGISTRY_IMMUTABLE_TAGS, REGISTRY_LOG_LEVEL. A flag wins over the environment.
+// REGISTRY_IMMUTABLE_TAGS, REGISTRY_LOG_LEVEL, REGISTRY_S3_REDIRECT (1 or 0).
+// A flag wins over the environment.
 // hash-token prints the auth-file hash of the secret read from stdin
 // (docs/auth.md).
 package main
@@ -47,6 +49,7 @@ type config struct {
 	requireBundles patternList // repositories that accept only normreg bundles
 	immutableTags  patternList // tags that cannot move or be deleted once set
 	logLevel       slog.Level  // least severe level logged; requests log at info
+	s3Redirect     bool        // blob GETs are redirected to presigned S3 URLs
 }
 
 func main() {
@@ -97,6 +100,8 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fl.StringVar(&cfg.tlsCert, "tls-cert", env("REGISTRY_TLS_CERT", ""), "PEM certificate (chain): serve HTTPS (REGISTRY_TLS_CERT)")
 	fl.StringVar(&cfg.tlsKey, "tls-key", env("REGISTRY_TLS_KEY", ""), "PEM private key of --tls-cert (REGISTRY_TLS_KEY)")
 	fl.Var(&cfg.requireBundles, "require-bundles", "comma-separated repository patterns (prod/*) accepting only normreg bundles (REGISTRY_REQUIRE_BUNDLES)")
+	fl.BoolVar(&cfg.s3Redirect, "s3-redirect", false,
+		"answer blob GETs with a redirect to a presigned S3 URL; clients must reach the S3 endpoint (REGISTRY_S3_REDIRECT)")
 	fl.Var(&cfg.immutableTags, "immutable-tags", "comma-separated tag patterns (v*) that cannot be moved or deleted once set (REGISTRY_IMMUTABLE_TAGS)")
 	setFromEnv(getenv, map[string]*patternList{
 		"REGISTRY_REQUIRE_BUNDLES": &cfg.requireBundles, "REGISTRY_IMMUTABLE_TAGS": &cfg.immutableTags})
@@ -106,7 +111,8 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if fl.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
-	if err := setUnlessGiven(fl, getenv, map[string]string{"upload-ttl": "REGISTRY_UPLOAD_TTL", "log-level": "REGISTRY_LOG_LEVEL"}); err != nil {
+	if err := setUnlessGiven(fl, getenv, map[string]string{"upload-ttl": "REGISTRY_UPLOAD_TTL", "log-level": "REGISTRY_LOG_LEVEL",
+		"s3-redirect": "REGISTRY_S3_REDIRECT"}); err != nil {
 		return config{}, err
 	}
 	if err := cfg.validate(); err != nil {
@@ -135,14 +141,18 @@ func setUnlessGiven(fl *flag.FlagSet, getenv func(string) string, envs map[strin
 }
 
 // validate refuses settings the registry cannot start with: a non-positive
-// --upload-ttl, one of --tls-cert and --tls-key without the other, and
-// patterns that could never match.
+// --upload-ttl, one of --tls-cert and --tls-key without the other,
+// --s3-redirect on storage other than s3://, and patterns that could never
+// match.
 func (cfg config) validate() error {
 	if cfg.uploadTTL <= 0 {
 		return fmt.Errorf("--upload-ttl %s: must be positive", cfg.uploadTTL)
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if cfg.s3Redirect && !strings.HasPrefix(cfg.storage, "s3://") {
+		return fmt.Errorf("--s3-redirect needs s3:// storage (clients are sent to presigned S3 URLs), not %q", cfg.storage)
 	}
 	return cfg.validatePatterns()
 }
@@ -180,12 +190,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	srv := &http.Server{Handler: api.New(api.Config{Store: store, Logger: log, Auth: auth,
-		RequireBundles: cfg.requireBundles, ImmutableTags: cfg.immutableTags}), ReadHeaderTimeout: 30 * time.Second}
+		RequireBundles: cfg.requireBundles, ImmutableTags: cfg.immutableTags, RedirectBlobs: cfg.s3Redirect}), ReadHeaderTimeout: 30 * time.Second}
 	go expireUploads(ctx, store.Uploads, cfg.uploadTTL, log)
 	served := make(chan error, 1)
 	go func() { served <- serveListener(srv, ln, cfg) }()
 	log.Info("serving", "listen", ln.Addr().String(), "storage", cfg.storage, "upload_ttl", cfg.uploadTTL.String(),
-		"tls", cfg.tlsCert != "", "auth", cfg.authFile != "")
+		"tls", cfg.tlsCert != "", "auth", cfg.authFile != "", "s3_redirect", cfg.s3Redirect)
 	select {
 	case err := <-served:
 		return err

@@ -106,3 +106,35 @@ func parseWithEnv(args []string, name, value string) (config, error) {
 		return ""
 	}, io.Discard)
 }
+
+// TestS3Redirect: --s3-redirect and REGISTRY_S3_REDIRECT=1 turn redirects
+// on (the flag wins), and start-up refuses them on storage other than S3.
+func TestS3Redirect(t *testing.T) {
+	const s3URL = "s3://b/p?endpoint=http://127.0.0.1:9070"
+	cases := []struct {
+		env  map[string]string
+		args []string
+		want bool
+		err  string
+	}{
+		{nil, []string{"--storage", s3URL}, false, ""},
+		{nil, []string{"--storage", s3URL, "--s3-redirect"}, true, ""},
+		{map[string]string{"REGISTRY_S3_REDIRECT": "1", "REGISTRY_STORAGE": s3URL}, nil, true, ""},
+		{map[string]string{"REGISTRY_S3_REDIRECT": "1"}, []string{"--storage", s3URL, "--s3-redirect=false"}, false, ""},
+		{map[string]string{"REGISTRY_S3_REDIRECT": "yes please"}, []string{"--storage", s3URL}, false, "REGISTRY_S3_REDIRECT"},
+		{nil, []string{"--s3-redirect"}, false, "--s3-redirect needs s3:// storage"},
+		{map[string]string{"REGISTRY_S3_REDIRECT": "1"}, []string{"--storage", "file:///tmp/x"}, false, "--s3-redirect needs s3:// storage"},
+	}
+	for _, c := range cases {
+		cfg, err := parseConfig(c.args, func(k string) string { return c.env[k] }, io.Discard)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("env %v args %q: err %v, want one mentioning %q", c.env, c.args, err, c.err)
+			}
+			continue
+		}
+		if err != nil || cfg.s3Redirect != c.want {
+			t.Errorf("env %v args %q: s3Redirect %v, err %v; want %v", c.env, c.args, cfg.s3Redirect, err, c.want)
+		}
+	}
+}
