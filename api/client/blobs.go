@@ -99,7 +99,7 @@ func (c *Client) streamInto(ctx context.Context, up *Upload, r io.Reader, size i
 	resp, err := c.do(ctx, request{
 		method: http.MethodPatch, path: up.Location,
 		header: http.Header{"Content-Type": {"application/octet-stream"}},
-		body:   io.TeeReader(io.LimitReader(r, size), h), size: size,
+		body:   io.TeeReader(r, h), size: size, // net/http fails a body longer or shorter than size
 	}, http.StatusAccepted)
 	if err != nil {
 		return "", fmt.Errorf("uploading: %w", err)

@@ -50,27 +50,30 @@ func TestPushBlobStreamed(t *testing.T) {
 	}
 }
 
-// TestPushBlobStreamedCancelsOnFailure: a reader shorter than the size
-// fails the upload, and the session is deleted from the registry's storage.
+// TestPushBlobStreamedCancelsOnFailure: a reader shorter or longer than the
+// size fails the upload, and the session is deleted from the registry's
+// storage.
 func TestPushBlobStreamedCancelsOnFailure(t *testing.T) {
 	host, root := registrytest.Normreg(t)
 	c := client.New(host, client.Options{})
 	ctx := context.Background()
-	up, err := c.StartUpload(ctx, "team/blob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sessions := files(t, filepath.Join(root, "uploads")); len(sessions) == 0 {
-		t.Fatal("the registry's storage shows no upload session after StartUpload")
-	}
-	if _, err := c.PushBlobStreamed(ctx, up, bytes.NewReader(make([]byte, 100)), 1000); err == nil {
-		t.Fatal("a reader 900 bytes short was pushed without an error")
-	}
-	if left := files(t, filepath.Join(root, "uploads")); len(left) != 0 {
-		t.Fatalf("a failed streamed upload left %v", left)
+	for _, n := range []int{100, 1001} {
+		up, err := c.StartUpload(ctx, "team/blob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sessions := files(t, filepath.Join(root, "uploads")); len(sessions) == 0 {
+			t.Fatal("the registry's storage shows no upload session after StartUpload")
+		}
+		if _, err := c.PushBlobStreamed(ctx, up, bytes.NewReader(make([]byte, n)), 1000); err == nil {
+			t.Fatalf("%d bytes were pushed as 1000 without an error", n)
+		}
+		if left := files(t, filepath.Join(root, "uploads")); len(left) != 0 {
+			t.Fatalf("a failed streamed upload of %d bytes left %v", n, left)
+		}
 	}
 	if left := files(t, filepath.Join(root, "blobs")); len(left) != 0 {
-		t.Fatalf("a failed streamed upload stored %v", left)
+		t.Fatalf("failed streamed uploads stored %v", left)
 	}
 }
 

@@ -50,7 +50,7 @@ func TestDeployScript(t *testing.T) {
 }
 
 func deployScript(t *testing.T, reg registry) {
-	env := map[string]string{"REGCTL_REGISTRY": reg.host}
+	env := map[string]string{"REGCTL_REGISTRY": reg.host, "XDG_CACHE_HOME": t.TempDir()} // the second push finds the weights digest cached
 	features := filepath.Join(t.TempDir(), "features.txt")
 	os.WriteFile(features, []byte("age\nincome\ntenure_months\nbalance\nnum_products\ncredit_score\n"), 0o644)
 	d := regctl(t, env, "", "push", "team/churn:v1", "--weights", fixture("mlp", "weights.safetensors"),
