@@ -1,10 +1,16 @@
 package fs_test
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
+	"github.com/normreg/normreg/artifact"
 	"github.com/normreg/normreg/storage"
 	"github.com/normreg/normreg/storage/fs"
 	"github.com/normreg/normreg/storage/storagetest"
@@ -31,5 +37,45 @@ func noTempFiles(t *testing.T, root string) {
 	}
 	if staged, err := os.ReadDir(filepath.Join(root, "uploads", "_staged")); !os.IsNotExist(err) {
 		t.Errorf("staged chunks left behind: %d (%v)", len(staged), err)
+	}
+}
+
+// TestFirstChunkRace: of concurrent first chunks of one session, exactly one
+// is stored, and a Commit by move gives exactly its bytes: a loser's digest
+// is refused.
+func TestFirstChunkRace(t *testing.T) {
+	d, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ctx := storage.New(d), context.Background()
+	id, err := s.Uploads.Start(ctx, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			_, errs[i] = s.Uploads.Append(ctx, "m", id, 0, strings.NewReader(strings.Repeat(strconv.Itoa(i), 1<<16)))
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner < 0:
+			winner = i
+		case err == nil || !errors.Is(err, storage.ErrRangeInvalid):
+			t.Fatalf("Append %d: %v (winner %d)", i, err, winner)
+		}
+	}
+	for i := range writers {
+		content := strings.Repeat(strconv.Itoa(i), 1<<16)
+		_, err := s.Uploads.Commit(ctx, "m", id, artifact.FromBytes(artifact.SHA256, []byte(content)), nil)
+		if (i == winner) != (err == nil) {
+			t.Fatalf("Commit under writer %d's digest (winner %d): %v", i, winner, err)
+		}
 	}
 }
