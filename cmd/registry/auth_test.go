@@ -23,15 +23,7 @@ import (
 // --tls-cert/--tls-key. The token is let in, a wrong one gets 401.
 func TestHashTokenAuthFileTLS(t *testing.T) {
 	dir := t.TempDir()
-	var hash bytes.Buffer
-	if err := hashToken(strings.NewReader("s3cret-token\n"), &hash); err != nil {
-		t.Fatal(err)
-	}
-	authFile := filepath.Join(dir, "auth.json")
-	doc := fmt.Sprintf(`{"tokens":[{"name":"ci","hash":%q,"scopes":[{"repository":"*","actions":["pull"]}]}]}`, strings.TrimSpace(hash.String()))
-	if err := os.WriteFile(authFile, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	authFile := writeAuthFile(t, dir, "pull")
 	cert, key := registrytest.SelfSigned(t, dir)
 	pem, err := os.ReadFile(cert)
 	if err != nil {
@@ -48,16 +40,37 @@ func TestHashTokenAuthFileTLS(t *testing.T) {
 	if _, err := parseConfig([]string{"--tls-cert", cert}, func(string) string { return "" }, io.Discard); err == nil {
 		t.Error("--tls-cert without --tls-key accepted")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler)) }()
-	t.Cleanup(func() { cancel(); <-done })
+	serveUntilCleanup(t, cfg)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	for secret, want := range map[string]int{"s3cret-token": http.StatusOK, "s3cret-tokem": http.StatusUnauthorized} {
 		if got := pingStatus(t, hc, "https://"+addr+"/v2/", secret); got != want {
 			t.Errorf("token %q: status %d, want %d", secret, got, want)
 		}
 	}
+}
+
+// writeAuthFile writes dir/auth.json granting the token s3cret-token, hashed
+// by hash-token, action on every repository, and returns its path.
+func writeAuthFile(t *testing.T, dir, action string) string {
+	t.Helper()
+	var hash bytes.Buffer
+	if err := hashToken(strings.NewReader("s3cret-token\n"), &hash); err != nil {
+		t.Fatal(err)
+	}
+	authFile := filepath.Join(dir, "auth.json")
+	doc := fmt.Sprintf(`{"tokens":[{"name":"ci","hash":%q,"scopes":[{"repository":"*","actions":[%q]}]}]}`, strings.TrimSpace(hash.String()), action)
+	if err := os.WriteFile(authFile, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return authFile
+}
+
+// serveUntilCleanup runs the registry configured by cfg until the test ends.
+func serveUntilCleanup(t *testing.T, cfg config) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // pingStatus polls url with a Bearer token until the server answers and returns the status.
