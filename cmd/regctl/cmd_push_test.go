@@ -280,6 +280,18 @@ func TestPushDigestCacheOff(t *testing.T) {
 	}
 }
 
+// TestPushUnwritableDigestCache: a cache that cannot be created (its
+// directory's parent is a file) is no cache, and the push still succeeds.
+func TestPushUnwritableDigestCache(t *testing.T) {
+	host, _ := registrytest.Normreg(t)
+	notDir := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(notDir, nil, 0o600)
+	env := map[string]string{"REGCTL_REGISTRY": host, "XDG_CACHE_HOME": notDir}
+	opts := bigBundle(t, env)
+	d := regctl(t, env, "", opts.args("team/big:v1")...).must(t, exitOK, "push with an unwritable cache").line()
+	regctl(t, env, "", "verify", "team/big@"+d).must(t, exitOK, "verify")
+}
+
 // TestRefusedPushUploadsNothing: a bundle the checks refuse (no scaler)
 // exits 3 before the registry holds any blob or upload session, and the
 // refusal does not name the placeholder weights digest's bundle.
@@ -302,6 +314,19 @@ func TestRefusedPushUploadsNothing(t *testing.T) {
 		})
 		if len(files) != 0 {
 			t.Fatalf("a refused push left %v in the registry", files)
+		}
+	}
+}
+
+// TestPushPrintsFindingsOnce: a warning is printed once whichever way the
+// weights go (streamed into normreg, hashed first for distribution).
+func TestPushPrintsFindingsOnce(t *testing.T) {
+	for _, reg := range registries(t) {
+		env := map[string]string{"REGCTL_REGISTRY": reg.host, "XDG_CACHE_HOME": t.TempDir()}
+		args := pushArgs(t, "small-batch", readCase(t, "small-batch"), "team/churn:v1")
+		r := regctl(t, env, "", args...).must(t, exitOK, reg.name+" push")
+		if n := strings.Count(r.stderr, "warning small-batch:"); n != 1 {
+			t.Errorf("%s: the small-batch warning was printed %d times:\n%s", reg.name, n, r.stderr)
 		}
 	}
 }
