@@ -118,12 +118,13 @@ var endpointPatterns = map[endpoint]string{
 	endpointUpload: "/v2/{name}/blobs/uploads/{id}", endpointReferrers: "/v2/{name}/referrers/{digest}",
 }
 
-// routeLabel is the request's route pattern: the /v2/ endpoint, the model
-// API route, or echo's route; "other" for paths that match none.
+// routeLabel is the request's route pattern: the /v2/ endpoint (whether or
+// not the repository name is valid), the model API route, or echo's route;
+// "other" for paths that match none.
 func routeLabel(c echo.Context) string {
 	p := c.Request().URL.Path
 	if p == "/v2" || strings.HasPrefix(p, "/v2/") {
-		if r, err := parseRoute(strings.TrimPrefix(strings.TrimPrefix(p, "/v2"), "/")); err == nil {
+		if r, ok := matchRoute(strings.TrimPrefix(strings.TrimPrefix(p, "/v2"), "/")); ok {
 			return endpointPatterns[r.endpoint]
 		}
 		return "other"

@@ -32,47 +32,57 @@ type route struct {
 // parseRoute parses the part of a path after "/v2/". An unknown shape gives
 // errRouteUnknown; an invalid repository name artifact.ErrInvalidName.
 func parseRoute(rest string) (route, error) {
-	switch rest {
-	case "":
-		return route{endpoint: endpointPing}, nil
-	case "_catalog":
-		return route{endpoint: endpointCatalog}, nil
-	}
-	segs := strings.Split(rest, "/")
-	r, n, ok := matchTail(segs)
-	if !ok || n >= len(segs) {
+	r, ok := matchRoute(rest)
+	if !ok {
 		return route{}, fmt.Errorf("%w: /v2/%s", errRouteUnknown, rest)
 	}
-	r.name = strings.Join(segs[:len(segs)-n], "/")
+	if r.endpoint == endpointPing || r.endpoint == endpointCatalog {
+		return r, nil
+	}
 	if err := artifact.ValidateRepository(r.name); err != nil {
 		return route{}, err
 	}
 	return r, nil
 }
 
-// matchTail recognises the endpoint from the last segments and returns how
-// many segments it used.
-func matchTail(segs []string) (route, int, bool) {
-	last := len(segs) - 1
-	at := func(i int) string {
-		if i < 0 {
-			return ""
-		}
-		return segs[i]
+// matchRoute recognises the endpoint of rest (a path after "/v2/") from its
+// last segments; the segments before them, at least one, are the
+// repository name, returned unvalidated.
+func matchRoute(rest string) (route, bool) {
+	switch rest {
+	case "":
+		return route{endpoint: endpointPing}, true
+	case "_catalog":
+		return route{endpoint: endpointCatalog}, true
 	}
+	name1, last, _ := cutLast(rest)
+	name2, prev, named2 := cutLast(name1)
+	name3, prev2, named3 := cutLast(name2)
 	switch {
-	case at(last-1) == "tags" && segs[last] == "list":
-		return route{endpoint: endpointTags}, 2, true
-	case at(last-2) == "blobs" && at(last-1) == "uploads":
-		return route{endpoint: endpointUpload, ref: segs[last]}, 3, true
-	case at(last-1) == "blobs" && segs[last] == "uploads":
-		return route{endpoint: endpointUpload}, 2, true
-	case at(last-1) == "manifests":
-		return route{endpoint: endpointManifest, ref: segs[last]}, 2, true
-	case at(last-1) == "blobs":
-		return route{endpoint: endpointBlob, ref: segs[last]}, 2, true
-	case at(last-1) == "referrers":
-		return route{endpoint: endpointReferrers, ref: segs[last]}, 2, true
+	case !named2:
+		return route{}, false
+	case prev == "tags" && last == "list":
+		return route{endpoint: endpointTags, name: name2}, true
+	case named3 && prev2 == "blobs" && prev == "uploads":
+		return route{endpoint: endpointUpload, name: name3, ref: last}, true
+	case prev == "blobs" && last == "uploads":
+		return route{endpoint: endpointUpload, name: name2}, true
+	case prev == "manifests":
+		return route{endpoint: endpointManifest, name: name2, ref: last}, true
+	case prev == "blobs":
+		return route{endpoint: endpointBlob, name: name2, ref: last}, true
+	case prev == "referrers":
+		return route{endpoint: endpointReferrers, name: name2, ref: last}, true
 	}
-	return route{}, 0, false
+	return route{}, false
+}
+
+// cutLast splits s at its last slash; found is false, and before "", when
+// s has none.
+func cutLast(s string) (before, last string, found bool) {
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 {
+		return "", s, false
+	}
+	return s[:i], s[i+1:], true
 }

@@ -30,12 +30,14 @@ func TestParseRoute(t *testing.T) {
 			t.Errorf("parseRoute(%q) = %+v, %v; want %+v", c.path, got, err, c.want)
 		}
 	}
-	for _, bad := range []string{"manifests/latest", "a/unknown", "tags/list"} {
+	for _, bad := range []string{"manifests/latest", "a/unknown", "tags/list", "blobs/uploads/1", "a", "uploads"} {
 		if _, err := parseRoute(bad); !errors.Is(err, errRouteUnknown) {
 			t.Errorf("parseRoute(%q): %v, want errRouteUnknown", bad, err)
 		}
 	}
-	if _, err := parseRoute("A/tags/list"); !errors.Is(err, artifact.ErrInvalidName) {
-		t.Errorf("upper-case name: %v, want ErrInvalidName", err)
+	for _, bad := range []string{"A/tags/list", "/tags/list", "a//blobs/uploads/"} {
+		if _, err := parseRoute(bad); !errors.Is(err, artifact.ErrInvalidName) {
+			t.Errorf("parseRoute(%q): %v, want ErrInvalidName", bad, err)
+		}
 	}
 }

@@ -19,7 +19,7 @@ import (
 // deletes, by any process, are seen at once.
 type Manifests struct {
 	d     Driver
-	bytes digestCache
+	cache digestCache
 }
 
 // Manifest is a stored manifest.
@@ -40,18 +40,15 @@ type manifestLink struct {
 const maxLinkSize = 64 << 10
 
 // Put stores mf in repo; mf.Digest must be the digest of mf.Data (else an
-// error wrapping artifact.ErrDigestMismatch, and nothing is stored). When
-// subject is non-empty, ref (mf's descriptor with its artifactType and
-// annotations) is recorded among subject's referrers. Validation of the
-// manifest's content is the caller's (manifest package).
+// error wrapping artifact.ErrDigestMismatch, and nothing is stored), and
+// mf.MediaType the media type mf.Data declares, if it declares one (else
+// manifest.ErrManifestInvalid). When subject is non-empty, ref (mf's
+// descriptor with its artifactType and annotations) is recorded among
+// subject's referrers. Validation of the manifest's content is the
+// caller's (manifest package).
 func (m *Manifests) Put(ctx context.Context, repo string, mf Manifest, subject artifact.Digest, ref artifact.Descriptor) error {
-	if err := checkRepoDigest(repo, mf.Digest); err != nil {
+	if err := checkPut(repo, mf, subject); err != nil {
 		return err
-	}
-	if subject != "" {
-		if _, err := artifact.ParseDigest(string(subject)); err != nil {
-			return err
-		}
 	}
 	if _, err := storeBlob(ctx, m.d, mf.Digest, int64(len(mf.Data)), bytes.NewReader(mf.Data)); err != nil {
 		return err
@@ -66,6 +63,33 @@ func (m *Manifests) Put(ctx context.Context, repo string, mf Manifest, subject a
 		return err
 	}
 	return register(ctx, m.d, repo)
+}
+
+// checkPut validates Put's arguments before anything is stored.
+func checkPut(repo string, mf Manifest, subject artifact.Digest) error {
+	if err := checkRepoDigest(repo, mf.Digest); err != nil {
+		return err
+	}
+	if declared := declaredMediaType(mf.Data); declared != "" && declared != mf.MediaType {
+		return fmt.Errorf("%w: stored as %q, the manifest declares %q", manifest.ErrManifestInvalid, mf.MediaType, declared)
+	}
+	if subject == "" {
+		return nil
+	}
+	_, err := artifact.ParseDigest(string(subject))
+	return err
+}
+
+// declaredMediaType is the mediaType field of the JSON manifest data, as
+// the manifest package reads it; "" when data has none or is not JSON.
+func declaredMediaType(data []byte) string {
+	var v struct {
+		MediaType string `json:"mediaType"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return ""
+	}
+	return v.MediaType
 }
 
 // putJSON stores v as JSON under key.
@@ -90,60 +114,90 @@ func getJSON(ctx context.Context, d Driver, key string, v any) (string, error) {
 }
 
 // Get returns the manifest of repo with digest d, or ErrManifestUnknown.
-// The returned Data may be shared with other callers: it must not be modified.
+// The returned Data may be shared with other callers: it must not be
+// modified. When the cached bytes declare their media type (which Put
+// made the link's), only the link's presence is read.
 func (m *Manifests) Get(ctx context.Context, repo string, d artifact.Digest) (Manifest, error) {
+	if err := artifact.ValidateRepository(repo); err != nil {
+		return Manifest{}, err
+	}
+	// Only digests that m.link has checked are ever cached.
+	if c, ok := m.cache.get(d); ok && c.mediaType != "" {
+		if _, err := m.d.Stat(ctx, manifestKey(repo, d)); err != nil {
+			return Manifest{}, manifestUnknown(repo, d, err)
+		}
+		return Manifest{Digest: d, MediaType: c.mediaType, Data: c.data}, nil
+	}
 	link, err := m.link(ctx, repo, d)
 	if err != nil {
 		return Manifest{}, err
 	}
-	data, ok := m.bytes.get(d)
-	if !ok {
-		if data, _, err = m.d.Get(ctx, blobKey(d), manifest.MaxSize); err != nil {
-			return Manifest{}, manifestUnknown(repo, d, err)
-		}
-		m.bytes.add(d, data)
+	c, err := m.content(ctx, d)
+	if err != nil {
+		return Manifest{}, manifestUnknown(repo, d, err)
 	}
-	return Manifest{Digest: d, MediaType: link.MediaType, Data: data}, nil
+	return Manifest{Digest: d, MediaType: link.MediaType, Data: c.data}, nil
 }
 
-// digestCacheBytes bounds the bytes a digestCache holds.
+// content returns manifest d's bytes from the cache, else from storage
+// (then cached).
+func (m *Manifests) content(ctx context.Context, d artifact.Digest) (cachedManifest, error) {
+	if c, ok := m.cache.get(d); ok {
+		return c, nil
+	}
+	data, _, err := m.d.Get(ctx, blobKey(d), manifest.MaxSize)
+	if err != nil {
+		return cachedManifest{}, err
+	}
+	c := cachedManifest{data: data, mediaType: declaredMediaType(data)}
+	m.cache.add(d, c)
+	return c, nil
+}
+
+// cachedManifest is a manifest's bytes and the media type they declare.
+type cachedManifest struct {
+	data      []byte
+	mediaType string // "" when the bytes declare none
+}
+
+// digestCacheBytes bounds the manifest bytes a digestCache holds.
 const digestCacheBytes = 16 << 20
 
-// digestCache holds immutable contents by digest, at most digestCacheBytes
-// in all. The zero value is an empty cache, safe for concurrent use.
+// digestCache holds manifests by digest, at most digestCacheBytes of their
+// bytes in all. The zero value is an empty cache, safe for concurrent use.
 type digestCache struct {
 	mu    sync.Mutex
-	data  map[artifact.Digest][]byte
+	items map[artifact.Digest]cachedManifest
 	bytes int
 }
 
-// get returns the content cached under d.
-func (c *digestCache) get(d artifact.Digest) ([]byte, bool) {
+// get returns the manifest cached under d.
+func (c *digestCache) get(d artifact.Digest) (cachedManifest, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	data, ok := c.data[d]
-	return data, ok
+	item, ok := c.items[d]
+	return item, ok
 }
 
-// add caches data under d, first dropping arbitrary entries until it fits.
-func (c *digestCache) add(d artifact.Digest, data []byte) {
-	if len(data) > digestCacheBytes {
+// add caches item under d, first dropping arbitrary entries until it fits.
+func (c *digestCache) add(d artifact.Digest, item cachedManifest) {
+	if len(item.data) > digestCacheBytes {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.data == nil {
-		c.data = map[artifact.Digest][]byte{}
+	if c.items == nil {
+		c.items = map[artifact.Digest]cachedManifest{}
 	}
-	for k, old := range c.data {
-		if c.bytes+len(data) <= digestCacheBytes {
+	for k, old := range c.items {
+		if c.bytes+len(item.data) <= digestCacheBytes {
 			break
 		}
-		delete(c.data, k)
-		c.bytes -= len(old)
+		delete(c.items, k)
+		c.bytes -= len(old.data)
 	}
-	c.bytes += len(data) - len(c.data[d])
-	c.data[d] = data
+	c.bytes += len(item.data) - len(c.items[d].data)
+	c.items[d] = item
 }
 
 // link reads repo's link to manifest d, or ErrManifestUnknown.

@@ -1,10 +1,12 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/normreg/normreg/artifact"
@@ -65,12 +67,41 @@ func (t *Tags) Resolve(ctx context.Context, repo, tag string) (artifact.Digest, 
 // state reads the tag's state and version; an unknown tag has the zero
 // state and version "".
 func (t *Tags) state(ctx context.Context, repo, tag string) (tagState, string, error) {
-	var st tagState
-	version, err := getJSON(ctx, t.d, tagKey(repo, tag), &st)
+	key := tagKey(repo, tag)
+	data, version, err := t.d.Get(ctx, key, maxLinkSize)
 	if errors.Is(err, ErrNotFound) {
 		return tagState{}, "", nil
 	}
-	return st, version, err
+	if err != nil {
+		return tagState{}, "", err
+	}
+	st, ok := parseSetTagState(data)
+	if !ok {
+		if err := json.Unmarshal(data, &st); err != nil {
+			return tagState{}, "", fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	return st, version, nil
+}
+
+// parseSetTagState reads, without reflection, the state of a set tag in
+// the form apply writes it, {"digest":"<digest>","seq":<n>}; ok is false
+// for any other form, which json.Unmarshal then reads.
+func parseSetTagState(data []byte) (st tagState, ok bool) {
+	rest, ok := bytes.CutPrefix(data, []byte(`{"digest":"`))
+	if !ok {
+		return tagState{}, false
+	}
+	d, rest, ok := bytes.Cut(rest, []byte(`","seq":`))
+	if !ok || bytes.ContainsAny(d, `\"`) {
+		return tagState{}, false
+	}
+	seq, ok := bytes.CutSuffix(rest, []byte("}"))
+	if !ok {
+		return tagState{}, false
+	}
+	n, err := strconv.ParseInt(string(seq), 10, 64)
+	return tagState{Digest: artifact.Digest(d), Seq: n}, err == nil
 }
 
 // Set points tag at d. allow, when non-nil, is called with the current
