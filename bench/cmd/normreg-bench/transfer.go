@@ -202,21 +202,33 @@ func (b *bench) startNormregFS(ctx context.Context) (*server, error) {
 	return b.startNormreg(ctx, "normreg-fs", func(dir string) string { return "file://" + dir })
 }
 
-// startNormregS3 starts normreg's registry on a fresh prefix of the S3 bucket.
+// startNormregS3 starts normreg's registry on the S3 bucket's bench prefix
+// (emptied by s3Clean), handing blob downloads to S3 (--s3-redirect).
 func (b *bench) startNormregS3(ctx context.Context) (*server, error) {
-	return b.startNormreg(ctx, "normreg-s3", func(string) string {
-		return fmt.Sprintf("s3://%s/%s?endpoint=%s&region=%s", b.s3.bucket, normregPrefix, b.s3.endpoint, b.s3.region)
-	})
+	return b.startNormreg(ctx, "normreg-s3", b.s3Storage, "--s3-redirect")
 }
 
-// startNormreg starts normreg's registry with the storage URL storage(dir).
-func (b *bench) startNormreg(ctx context.Context, name string, storage func(dir string) string) (*server, error) {
+// startNormregS3Proxy starts a second registry on the same S3 prefix that
+// streams blob downloads through itself (no --s3-redirect).
+func (b *bench) startNormregS3Proxy(ctx context.Context) (*server, error) {
+	return b.startNormreg(ctx, "normreg-s3-proxy", b.s3Storage)
+}
+
+// s3Storage is the --storage URL of normreg on the bench's S3 prefix.
+func (b *bench) s3Storage(string) string {
+	return fmt.Sprintf("s3://%s/%s?endpoint=%s&region=%s", b.s3.bucket, normregPrefix, b.s3.endpoint, b.s3.region)
+}
+
+// startNormreg starts normreg's registry with the storage URL storage(dir)
+// and extra flags, logging errors only (as distribution is configured).
+func (b *bench) startNormreg(ctx context.Context, name string, storage func(dir string) string, extra ...string) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(b.work, name)
-	return startServer(ctx, name, addr, "/v2/", dir, nil, b.registry, "--listen", addr, "--storage", storage(dir))
+	argv := append([]string{b.registry, "--listen", addr, "--storage", storage(dir), "--log-level", "error"}, extra...)
+	return startServer(ctx, name, addr, "/v2/", dir, nil, argv...)
 }
 
 // startDistribution starts CNCF distribution on a fresh filesystem directory.
