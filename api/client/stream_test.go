@@ -1,11 +1,16 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/normreg/normreg/api/client"
 	"github.com/normreg/normreg/api/client/registrytest"
@@ -66,4 +71,52 @@ func allocated() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.TotalAlloc
+}
+
+// TestFetchLargeCorruptBlob corrupts the last byte of a stored 80 MiB blob
+// (past ReadAheadMin, so FetchBlob pipelines receiving, hashing and the
+// caller's reads) and checks the reader ends with ErrDigestMismatch, and
+// that closing a reader half-way stops its goroutines.
+func TestFetchLargeCorruptBlob(t *testing.T) {
+	const size = 80 << 20
+	host, root := registrytest.Distribution(t)
+	data := make([]byte, size)
+	rand.Read(data)
+	desc := artifact.Descriptor{Digest: artifact.FromBytes(artifact.SHA256, data), Size: size}
+	c := client.New(host, client.Options{})
+	ctx := context.Background()
+	if err := c.PushBlob(ctx, "big/blob", desc, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	hex := desc.Digest.Hex()
+	data[size-1] ^= 0xff
+	if err := os.WriteFile(filepath.Join(root, "docker/registry/v2/blobs/sha256", hex[:2], hex, "data"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.FetchBlob(ctx, "big/blob", desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, rc)
+	rc.Close()
+	if !errors.Is(err, artifact.ErrDigestMismatch) {
+		t.Fatalf("reading a corrupted %d-byte blob: %d bytes, %v; want ErrDigestMismatch", size, n, err)
+	}
+	goroutines := runtime.NumGoroutine()
+	for range 5 {
+		rc, err := c.FetchBlob(ctx, "big/blob", desc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(io.Discard, rc, 3<<20); err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+	}
+	for i := 0; runtime.NumGoroutine() > goroutines+2 && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > goroutines+2 {
+		t.Fatalf("%d goroutines after closing 5 half-read blobs, %d before: the pipeline leaks", g, goroutines)
+	}
 }
