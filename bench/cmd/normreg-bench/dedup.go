@@ -45,8 +45,7 @@ func (b *bench) verifyOne(ctx context.Context, size int64) error {
 		return err
 	}
 	out := filepath.Join(b.work, "pulled")
-	defer os.RemoveAll(out)
-	return b.measure(ctx, srv, f, step{key: "verify/" + label + "/pull", group: "verify", name: "regctl pull " + label, argv: b.clients()[0].pull(ref, out)})
+	return b.measure(ctx, srv, f, step{key: "verify/" + label + "/pull", group: "verify", name: "regctl pull " + label, argv: b.clients()[0].pull(ref, out), out: out})
 }
 
 // dedupGroup pushes a bundle, then a second version changing only the

@@ -5,7 +5,7 @@
 //	normreg-bench run -tools DIR -regctl BIN -registry BIN [-sizes 1GiB,4GiB] [-groups G,...] [-work DIR] [-json FILE]
 //	normreg-bench compare A.json B.json
 //	normreg-bench gen -size 1GiB -o DIR [-root CHECKOUT]   (a bench bundle, for profiling by hand)
-//	normreg-bench resolve -url URL [-c 32] [-d 3s]   (the tag-resolve load alone, for profiling by hand)
+//	normreg-bench resolve -url URL [-c 32] [-d 3s] [-lat FILE]   (the tag-resolve load alone; the run group starts it so)
 //	normreg-bench s3put|s3get -file F -key K   (children of run: the direct SDK transfers)
 //
 // run needs the S3 variables scripts/s3.sh prints (NORMREG_TEST_S3_ENDPOINT,

@@ -71,7 +71,6 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles) error 
 	defer proxy.stop()
 	ref := srv.addr + "/bench/model:v1"
 	out := filepath.Join(b.work, "pulled")
-	defer os.RemoveAll(out)
 	k := label + "/s3/"
 	cache := b.coldCache()
 	steps := []struct {
@@ -82,14 +81,11 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles) error 
 		{step{key: "sdk-put", name: "direct SDK multipart upload", argv: b.s3Self("s3put", f.weights)}, nil, nil},
 		{step{key: "aws-put", name: "aws s3 cp (up)", argv: b.awsCp(f.weights, b.s3URL())}, nil, nil},
 		{step{key: "normreg-push", name: "push regctl→normreg-s3", env: cache, argv: b.clients()[0].push(ref, f)}, []string{k + "sdk-put", k + "aws-put"}, nil},
-		{step{key: "sdk-get", name: "direct SDK parallel ranged download", argv: b.s3Self("s3get", out+".direct")}, nil, nil},
-		{step{key: "aws-get", name: "aws s3 cp (down)", argv: b.awsCp(b.s3URL(), out+".aws")}, nil, nil},
-		{step{key: "normreg-pull", name: "pull regctl←normreg-s3 (--s3-redirect)", argv: b.clients()[0].pull(ref, out)}, []string{k + "sdk-get", k + "aws-get"}, nil},
-		{step{key: "normreg-pull-proxied", name: "pull regctl←normreg-s3 (through the registry)", argv: b.clients()[0].pull(proxy.addr+"/bench/model:v1", out+".proxied")}, []string{k + "sdk-get", k + "aws-get"}, proxy},
+		{step{key: "sdk-get", name: "direct SDK parallel ranged download", argv: b.s3Self("s3get", out), out: out}, nil, nil},
+		{step{key: "aws-get", name: "aws s3 cp (down)", argv: b.awsCp(b.s3URL(), out), out: out}, nil, nil},
+		{step{key: "normreg-pull", name: "pull regctl←normreg-s3 (--s3-redirect)", argv: b.clients()[0].pull(ref, out), out: out}, []string{k + "sdk-get", k + "aws-get"}, nil},
+		{step{key: "normreg-pull-proxied", name: "pull regctl←normreg-s3 (through the registry)", argv: b.clients()[0].pull(proxy.addr+"/bench/model:v1", out), out: out}, []string{k + "sdk-get", k + "aws-get"}, proxy},
 	}
-	defer os.Remove(out + ".direct")
-	defer os.Remove(out + ".aws")
-	defer os.RemoveAll(out + ".proxied")
 	for _, s := range steps {
 		s.key, s.group = k+s.key, g
 		if err := b.measure(ctx, cmp.Or(s.via, srv), f, s.step); err != nil {

@@ -115,8 +115,7 @@ func (b *bench) pushPull(ctx context.Context, label string, c client, s serverSt
 	}
 	b.rep.Rows[len(b.rep.Rows)-1].Bases = bases(pair, label+"/push/", base)
 	out := filepath.Join(b.work, "pulled")
-	defer os.RemoveAll(out)
-	if err := b.measure(ctx, srv, f, step{key: label + "/pull/" + pair, group: label, name: "pull " + pair, argv: c.pull(ref, out)}); err != nil {
+	if err := b.measure(ctx, srv, f, step{key: label + "/pull/" + pair, group: label, name: "pull " + pair, argv: c.pull(ref, out), out: out}); err != nil {
 		return err
 	}
 	b.rep.Rows[len(b.rep.Rows)-1].Bases = bases(pair, label+"/pull/", base)
@@ -159,6 +158,10 @@ type step struct {
 	dir              string   // working directory ("" for the bench's)
 	env              []string // extra environment; nil: a fresh, empty digest cache for regctl
 	argv             []string
+	// out is what the command writes (a file or directory), removed right
+	// after, so the page cache does not grow by a copy of the weights with
+	// every download (see bench/RESULTS.md on what new memory costs here).
+	out string
 }
 
 // measure runs s against srv, after flushing dirty pages so that every row
@@ -175,6 +178,9 @@ func (b *bench) measure(ctx context.Context, srv *server, f bundleFiles, s step)
 		return err
 	}
 	t, err := runTimed(ctx, s.dir, s.env, s.argv...)
+	if s.out != "" {
+		os.RemoveAll(s.out)
+	}
 	if err != nil {
 		return err
 	}
