@@ -91,10 +91,15 @@ func (g *globalOptions) hostArg(cmd string, args []string) (string, error) {
 	return host, nil
 }
 
-// isTerminal reports whether f is a character device (a terminal).
+// isTerminal reports whether f is a terminal: a character device other
+// than /dev/null, where deploy scripts often send stderr.
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(st, null)
 }
 
 // connect parses a REF and returns it with a client of its host.

@@ -38,13 +38,45 @@ type progressReader struct {
 // Read implements io.Reader.
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
+	p.advance(n, err != nil)
+	return n, err
+}
+
+// WriteTo implements io.WriterTo, which io.Copy prefers: where r writes
+// itself (a verified download hands over whole buffers), the bytes are
+// counted on their way to w instead of being copied through Read.
+func (p *progressReader) WriteTo(w io.Writer) (int64, error) {
+	wt, ok := p.r.(io.WriterTo)
+	if !ok {
+		return io.Copy(w, struct{ io.Reader }{p})
+	}
+	n, err := wt.WriteTo(progressWriter{w, p})
+	p.advance(0, true)
+	return n, err
+}
+
+// progressWriter advances p by what it writes to w.
+type progressWriter struct {
+	w io.Writer
+	p *progressReader
+}
+
+// Write implements io.Writer.
+func (pw progressWriter) Write(b []byte) (int, error) {
+	n, err := pw.w.Write(b)
+	pw.p.advance(n, false)
+	return n, err
+}
+
+// advance counts n more bytes and redraws the bar at most every 200 ms,
+// and at the end with a newline.
+func (p *progressReader) advance(n int, end bool) {
 	p.done += int64(n)
-	if end := err != nil; end || time.Since(p.last) > 200*time.Millisecond {
+	if end || time.Since(p.last) > 200*time.Millisecond {
 		p.last = time.Now()
 		fmt.Fprintf(p.w, "\r%s  %d/%d MiB (%d%%)", p.label, p.done>>20, p.size>>20, 100*p.done/p.size)
 		if end {
 			fmt.Fprintln(p.w)
 		}
 	}
-	return n, err
 }
