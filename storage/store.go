@@ -23,9 +23,11 @@ var (
 	ErrTagImmutable = errors.New("tag is immutable")
 )
 
-// Store is everything the registry keeps, built once on any Driver. It keeps
-// no state of its own, so any number of Stores (in any number of processes)
-// can share one Driver's storage.
+// Store is everything the registry keeps, built once on any Driver. Its only
+// state of its own is a bounded cache of manifest bytes by digest, which
+// never change (whether a manifest is in a repository is read from storage
+// every time), so any number of Stores (in any number of processes) can
+// share one Driver's storage.
 type Store struct {
 	Blobs     *Blobs
 	Manifests *Manifests

@@ -88,14 +88,30 @@ func (u *Uploads) Append(ctx context.Context, repo, id string, offset int64, r i
 	if offset != size {
 		return size, fmt.Errorf("upload %s holds %d bytes, chunk starts at %d: %w", id, size, offset, ErrRangeInvalid)
 	}
+	var n int64
 	if m, ok := u.d.(Mover); ok && offset == 0 {
-		return u.appendFirst(ctx, m, id, r)
+		n, err = u.appendFirst(ctx, m, id, r)
+	} else {
+		cr := &countingReader{r: r}
+		err = u.d.Put(ctx, uploadDir(id)+chunkName(offset), cr, -1)
+		n = cr.n
 	}
-	cr := &countingReader{r: r}
-	if err := u.d.Put(ctx, uploadDir(id)+chunkName(offset), cr, -1); err != nil {
+	if err != nil {
 		return size, err
 	}
-	return size + cr.n, nil
+	return size + n, u.stillOpen(ctx, repo, id)
+}
+
+// stillOpen checks, after a chunk was stored, that session id was not
+// cancelled or expired while the chunk was on its way; if it was, it
+// removes what the chunk left (else nothing would ever delete it) and
+// returns ErrUploadUnknown.
+func (u *Uploads) stillOpen(ctx context.Context, repo, id string) error {
+	err := u.session(ctx, repo, id)
+	if errors.Is(err, ErrUploadUnknown) {
+		return errors.Join(err, u.remove(ctx, id))
+	}
+	return err
 }
 
 // countingReader counts the bytes read through it.

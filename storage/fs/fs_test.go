@@ -79,3 +79,60 @@ func TestFirstChunkRace(t *testing.T) {
 		}
 	}
 }
+
+// cancelOnRead cancels an upload session when its first byte is read, as a
+// DELETE arriving while the chunk is still on its way.
+type cancelOnRead struct {
+	r      *strings.Reader
+	cancel func()
+}
+
+func (c *cancelOnRead) Read(p []byte) (int, error) {
+	if c.cancel != nil {
+		c.cancel()
+		c.cancel = nil
+	}
+	return c.r.Read(p)
+}
+
+// TestChunkOfCancelledSession: a chunk (the first, hashed and moved, or a
+// later one) that arrives for a session cancelled while it was being
+// stored gives ErrUploadUnknown and leaves no file under uploads/.
+func TestChunkOfCancelledSession(t *testing.T) {
+	for _, offset := range []int64{0, 5} {
+		root := t.TempDir()
+		d, err := fs.New(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ctx := storage.New(d), context.Background()
+		id, err := s.Uploads.Start(ctx, "m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if offset > 0 {
+			if _, err := s.Uploads.Append(ctx, "m", id, 0, strings.NewReader("first")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		chunk := &cancelOnRead{r: strings.NewReader("late bytes"), cancel: func() {
+			if err := s.Uploads.Cancel(ctx, "m", id); err != nil {
+				t.Errorf("Cancel: %v", err)
+			}
+		}}
+		if _, err := s.Uploads.Append(ctx, "m", id, offset, chunk); !errors.Is(err, storage.ErrUploadUnknown) {
+			t.Fatalf("chunk at %d of a session cancelled meanwhile: %v, want ErrUploadUnknown", offset, err)
+		}
+		var left []string
+		filepath.WalkDir(filepath.Join(root, "uploads"), func(p string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				left = append(left, p)
+			}
+			return nil
+		})
+		if len(left) > 0 {
+			t.Errorf("chunk at %d: files left under uploads/: %q", offset, left)
+		}
+		noTempFiles(t, root)
+	}
+}
