@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/internal/writeback"
 	"github.com/normreg/normreg/manifest"
 )
 
@@ -32,7 +33,8 @@ func newPullCommand(g *globalOptions) *command {
 
 // runPull checks the bundle REF names, downloads its files into a temp dir
 // beside DIR verifying every digest, and only then renames it to DIR and
-// prints DIR. A refusal (exit 3) or error leaves nothing behind.
+// prints DIR. A refusal (exit 3) or error leaves nothing behind; files and
+// directories are fsynced before the rename, so DIR survives a crash whole.
 func runPull(ctx context.Context, opts pullOptions, args []string) error {
 	if err := wantArgs("pull", args, 1); err != nil {
 		return err
@@ -56,18 +58,43 @@ func runPull(ctx context.Context, opts pullOptions, args []string) error {
 	if rb.findings.Refused() {
 		return refusedError(rb.ref.String(), rb.findings)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), rb.raw, 0o644); err != nil {
+	if err := writeDurably(filepath.Join(tmp, "manifest.json"), rb.raw); err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := syncDir(tmp); err != nil {
 		return err
 	}
 	os.Remove(opts.out) // an empty DIR is replaced
 	if err := os.Rename(tmp, opts.out); err != nil {
 		return fmt.Errorf("moving the verified bundle into place: %w", err)
 	}
+	if err := syncDir(filepath.Dir(filepath.Clean(opts.out))); err != nil {
+		return err
+	}
 	fmt.Fprintln(opts.g.stdout, opts.out)
 	return nil
+}
+
+// writeDurably writes data to a new file at path and fsyncs it.
+func writeDurably(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return errors.Join(err, durableFile{f: f}.Close())
+}
+
+// syncDir fsyncs directory dir, so the names written or renamed in it last.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }
 
 // checkEmptyDir refuses an existing DIR that is not an empty directory.
@@ -92,8 +119,26 @@ func fileSink(dir string) blobSink {
 		if err != nil {
 			return nil, err
 		}
-		return os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		return durableFile{writeback.New(f), f}, nil
 	}
+}
+
+// durableFile is a pulled file: written with early writeback, and fsynced
+// on Close, so that once DIR is renamed into place a crash cannot leave it
+// with files the disk never got.
+type durableFile struct {
+	*writeback.Writer
+	f *os.File
+}
+
+// Close implements io.Closer: fsync, then close.
+func (d durableFile) Close() error {
+	err := d.f.Sync()
+	return errors.Join(err, d.f.Close())
 }
 
 // fileName is the file a blob is written to: its title, a plain file name.

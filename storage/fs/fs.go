@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/normreg/normreg/internal/writeback"
 	"github.com/normreg/normreg/storage"
 )
 
@@ -191,7 +192,7 @@ func (d *Driver) write(ctx context.Context, key string, r io.Reader, notBefore t
 
 // fill copies r into tmp, stamps and fsyncs it, closes it and returns its version.
 func fill(ctx context.Context, tmp *os.File, r io.Reader, notBefore time.Time) (string, error) {
-	_, err := io.Copy(&writebackFile{f: tmp}, ctxReader{ctx: ctx, r: r})
+	_, err := io.Copy(writeback.New(tmp), ctxReader{ctx: ctx, r: r})
 	stamp := time.Now()
 	if !stamp.After(notBefore) {
 		stamp = notBefore.Add(time.Nanosecond)

@@ -1,23 +1,29 @@
-package fs
+// Package writeback writes large files without piling up dirty pages: the
+// registry's fs driver and regctl's pull write blobs of gigabytes through it
+// and fsync them before they become visible.
+package writeback
 
 import "os"
 
 // flushBehind is how many bytes a file being written may gather before the
-// driver asks the kernel to start writing them to disk.
+// kernel is asked to start writing them to disk.
 const flushBehind = 8 << 20
 
-// writebackFile writes to f and, every flushBehind bytes, starts the
+// Writer writes to a file and, every flushBehind bytes, starts the
 // writeback of what it wrote without waiting for it (startWriteback), so
 // the disk works while the rest arrives: the fsync that makes the file
 // durable finds little left to write, and a blob of gigabytes never piles
 // up gigabytes of dirty pages (which the kernel would throttle).
-type writebackFile struct {
+type Writer struct {
 	f                *os.File
 	written, started int64
 }
 
+// New returns a Writer appending to f from its current offset, 0.
+func New(f *os.File) *Writer { return &Writer{f: f} }
+
 // Write implements io.Writer.
-func (w *writebackFile) Write(p []byte) (int, error) {
+func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.written += int64(n)
 	if w.written-w.started >= flushBehind {
