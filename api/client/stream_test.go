@@ -50,12 +50,7 @@ func TestStreamingMemory(t *testing.T) {
 	if err := c.PushBlob(ctx, "big/blob", desc, repeatReader(block, size)); err != nil {
 		t.Fatal(err)
 	}
-	rc, err := c.FetchBlob(ctx, "big/blob", desc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := io.Copy(io.Discard, rc)
-	rc.Close()
+	n, err := fetchAll(t, c, desc)
 	if err != nil || n != size {
 		t.Fatalf("fetched %d bytes, %v; want %d verified", n, err, size)
 	}
@@ -64,6 +59,18 @@ func TestStreamingMemory(t *testing.T) {
 	if grew > size/8 {
 		t.Fatalf("moving %d MiB each way allocated %d MiB: not streaming", size>>20, grew>>20)
 	}
+}
+
+// fetchAll reads blob desc of big/blob to its end and returns how many
+// bytes came and how the reader ended.
+func fetchAll(t *testing.T, c *client.Client, desc artifact.Descriptor) (int64, error) {
+	t.Helper()
+	rc, err := c.FetchBlob(context.Background(), "big/blob", desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	return io.Copy(io.Discard, rc)
 }
 
 // allocated returns the bytes allocated on the heap so far.
@@ -93,13 +100,7 @@ func TestFetchLargeCorruptBlob(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "docker/registry/v2/blobs/sha256", hex[:2], hex, "data"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rc, err := c.FetchBlob(ctx, "big/blob", desc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := io.Copy(io.Discard, rc)
-	rc.Close()
-	if !errors.Is(err, artifact.ErrDigestMismatch) {
+	if n, err := fetchAll(t, c, desc); !errors.Is(err, artifact.ErrDigestMismatch) {
 		t.Fatalf("reading a corrupted %d-byte blob: %d bytes, %v; want ErrDigestMismatch", size, n, err)
 	}
 	goroutines := runtime.NumGoroutine()

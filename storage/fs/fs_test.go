@@ -40,19 +40,27 @@ func noTempFiles(t *testing.T, root string) {
 	}
 }
 
+// newSession opens an upload session of repository "m" in a store on an fs
+// driver at root.
+func newSession(t *testing.T, root string) (*storage.Store, string) {
+	d, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := storage.New(d)
+	id, err := s.Uploads.Start(context.Background(), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, id
+}
+
 // TestFirstChunkRace: of concurrent first chunks of one session, exactly one
 // is stored, and a Commit by move gives exactly its bytes: a loser's digest
 // is refused.
 func TestFirstChunkRace(t *testing.T) {
-	d, err := fs.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, ctx := storage.New(d), context.Background()
-	id, err := s.Uploads.Start(ctx, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, id := newSession(t, t.TempDir())
+	ctx := context.Background()
 	const writers = 8
 	errs := make([]error, writers)
 	var wg sync.WaitGroup
@@ -101,15 +109,8 @@ func (c *cancelOnRead) Read(p []byte) (int, error) {
 func TestChunkOfCancelledSession(t *testing.T) {
 	for _, offset := range []int64{0, 5} {
 		root := t.TempDir()
-		d, err := fs.New(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, ctx := storage.New(d), context.Background()
-		id, err := s.Uploads.Start(ctx, "m")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, id := newSession(t, root)
+		ctx := context.Background()
 		if offset > 0 {
 			if _, err := s.Uploads.Append(ctx, "m", id, 0, strings.NewReader("first")); err != nil {
 				t.Fatal(err)
