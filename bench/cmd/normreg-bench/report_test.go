@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bufio"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestMedians merges repeated rows into their median in the first one's
+// place, with the highest peak RSS, and leaves single rows alone.
+func TestMedians(t *testing.T) {
+	rep := Report{Rows: []Row{
+		{Key: "a", Value: 3, ServerRSSMiB: 10},
+		{Key: "b", Value: 7},
+		{Key: "a", Value: 1, ServerRSSMiB: 30, ClientRSSMiB: 5},
+		{Key: "a", Value: 2, ServerRSSMiB: 20},
+		{Key: "c", Value: 9},
+		{Key: "c", Value: 4},
+	}}
+	rep.medians()
+	var keys []string
+	for _, r := range rep.Rows {
+		keys = append(keys, r.Key)
+	}
+	if !slices.Equal(keys, []string{"a", "b", "c"}) {
+		t.Fatalf("rows %v, want a, b, c in first-seen order", keys)
+	}
+	a, b, c := rep.Rows[0], rep.Rows[1], rep.Rows[2]
+	if a.Value != 2 || a.Runs != 3 || a.ServerRSSMiB != 30 || a.ClientRSSMiB != 5 {
+		t.Errorf("a = %+v, want the median 2 of 3 runs, RSS 30 and 5", a)
+	}
+	if b.Value != 7 || b.Runs != 0 {
+		t.Errorf("b = %+v, want the single run as it was", b)
+	}
+	if c.Value != 4 || c.Runs != 2 {
+		t.Errorf("c = %+v, want the lower middle (4) of 2 runs", c)
+	}
+}
+
+// TestReadHead reads status codes off pipelined HEAD answers and refuses
+// what is not an HTTP/1.1 response.
+func TestReadHead(t *testing.T) {
+	br := bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Length: 512\r\nDocker-Content-Digest: sha256:x\r\n\r\n" +
+		"HTTP/1.1 404 Not Found\r\nContent-Length: 98\r\n\r\n" + "SSH-2.0-nope\r\n\r\n"))
+	for _, want := range []string{"200", "404"} {
+		if got, err := readHead(br); err != nil || got != want {
+			t.Fatalf("readHead = %q, %v; want %q", got, err, want)
+		}
+	}
+	if got, err := readHead(br); err == nil {
+		t.Fatalf("readHead of a non-HTTP line = %q, want an error", got)
+	}
+}
