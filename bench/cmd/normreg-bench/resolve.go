@@ -63,7 +63,7 @@ func (b *bench) resolveOn(ctx context.Context, s serverStarter, f bundleFiles) e
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		b.addResolve(s.name, n, lat, srv.peakMiB())
+		b.addResolve(s.name, n, pin, lat, srv.peakMiB())
 	}
 	return nil
 }
@@ -95,9 +95,14 @@ func (b *bench) load(ctx context.Context, url string, n int, pin bool) ([]time.D
 	return lat, nil
 }
 
-// addResolve records p50, p99 and req/s of one load run.
-func (b *bench) addResolve(server string, n int, lat []time.Duration, rss float64) {
-	r := latencyRows{key: fmt.Sprintf("resolve/c%d/%s", n, server), group: fmt.Sprintf("resolve c=%d", n), name: server}
+// addResolve records p50, p99 and req/s of one load run; its group says
+// "pinned" when server and load ran on separate CPUs.
+func (b *bench) addResolve(server string, n int, pinned bool, lat []time.Duration, rss float64) {
+	group := fmt.Sprintf("resolve c=%d", n)
+	if pinned {
+		group += " pinned"
+	}
+	r := latencyRows{key: fmt.Sprintf("resolve/c%d/%s", n, server), group: group, name: server}
 	if server != "distribution" {
 		r.bases = []string{fmt.Sprintf("resolve/c%d/distribution", n)}
 	}
