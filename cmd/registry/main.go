@@ -63,11 +63,22 @@ func main() {
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
+	var flagErr flagError
+	if errors.As(err, &flagErr) { // the flag package printed it, with the usage
+		os.Exit(2)
+	}
 	if err == nil {
 		err = serve(ctx, cfg, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel})))
 	}
 	exitOn(err)
 }
+
+// flagError is an error of the flag package, which has already printed it
+// with the usage.
+type flagError struct{ error }
+
+// Unwrap returns the flag package's error.
+func (e flagError) Unwrap() error { return e.error }
 
 // exitOn prints a non-nil err and exits with status 1.
 func exitOn(err error) {
@@ -91,6 +102,11 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	var cfg config
 	fl := flag.NewFlagSet("registry", flag.ContinueOnError)
 	fl.SetOutput(usage)
+	fl.Usage = func() {
+		fmt.Fprint(usage, "usage: registry [flags]\n"+
+			"       registry hash-token    reads a token on stdin, prints the hash to put in an --auth-file\n\nflags:\n")
+		fl.PrintDefaults()
+	}
 	fl.StringVar(&cfg.listen, "listen", env("REGISTRY_LISTEN", "127.0.0.1:5000"), "address to serve on (REGISTRY_LISTEN)")
 	fl.StringVar(&cfg.storage, "storage", env("REGISTRY_STORAGE", "file://./registry-data"),
 		"file://DIR or s3://BUCKET/PREFIX?endpoint=URL&region=R (REGISTRY_STORAGE)")
@@ -106,7 +122,10 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	setFromEnv(getenv, map[string]*patternList{
 		"REGISTRY_REQUIRE_BUNDLES": &cfg.requireBundles, "REGISTRY_IMMUTABLE_TAGS": &cfg.immutableTags})
 	if err := fl.Parse(args); err != nil {
-		return config{}, err
+		if errors.Is(err, flag.ErrHelp) {
+			return config{}, err
+		}
+		return config{}, flagError{err}
 	}
 	if fl.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fl.Args())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"reflect"
@@ -136,5 +137,23 @@ func TestS3Redirect(t *testing.T) {
 		if err != nil || cfg.s3Redirect != c.want {
 			t.Errorf("env %v args %q: s3Redirect %v, err %v; want %v", c.env, c.args, cfg.s3Redirect, err, c.want)
 		}
+	}
+}
+
+// TestFlagErrorsPrintedOnce: a bad flag is reported by the flag package with
+// the usage (which names hash-token), and parseConfig's error says so, so
+// main exits 2 without printing it a second time.
+func TestFlagErrorsPrintedOnce(t *testing.T) {
+	var usage strings.Builder
+	_, err := parseConfig([]string{"--log-level", "bogus"}, func(string) string { return "" }, &usage)
+	var fe flagError
+	if !errors.As(err, &fe) {
+		t.Fatalf("parseConfig error %v (%T), want a flagError", err, err)
+	}
+	if out := usage.String(); strings.Count(out, "invalid value") != 1 || !strings.Contains(out, "registry hash-token") {
+		t.Errorf("usage output %q: want the error once and the hash-token usage", out)
+	}
+	if _, err := parseConfig([]string{"--upload-ttl", "1h"}, func(k string) string { return map[string]string{"REGISTRY_LOG_LEVEL": "loud"}[k] }, io.Discard); err == nil || errors.As(err, &fe) {
+		t.Errorf("a bad REGISTRY_LOG_LEVEL: %v; want an error the flag package did not print", err)
 	}
 }
