@@ -87,29 +87,21 @@ func (m *metrics) rejected(fs artifact.Findings) {
 func (s *server) countRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		body := &countingReader{r: c.Request().Body}
-		c.Request().Body = body
+		body := &artifact.CountingReader{R: c.Request().Body}
+		c.Request().Body = countedBody{body, c.Request().Body}
 		err := next(c)
 		res := c.Response()
 		k := requestKey{route: routeLabel(c), method: c.Request().Method, status: res.Status}
-		s.metrics.observe(k, time.Since(start).Seconds(), body.n, res.Size)
+		s.metrics.observe(k, time.Since(start).Seconds(), body.N, res.Size)
 		return err
 	}
 }
 
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.ReadCloser
-	n int64
+// countedBody is a request body read through a CountingReader.
+type countedBody struct {
+	*artifact.CountingReader
+	io.Closer
 }
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingReader) Close() error { return c.r.Close() }
 
 // endpointPatterns are the route labels of the /v2/ endpoints.
 var endpointPatterns = map[endpoint]string{

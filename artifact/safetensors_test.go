@@ -206,18 +206,6 @@ func mustHeader(t *testing.T, file []byte) (*SafetensorsHeader, *bytes.Reader) {
 	return h, r
 }
 
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 func TestReadTensors(t *testing.T) {
 	file := buildSafetensors(t, nil,
 		stTensor{"skip", "U8", []int64{100}, make([]byte, 100)},
@@ -242,15 +230,15 @@ func TestReadTensors(t *testing.T) {
 		}
 	}
 	t.Run("stream", func(t *testing.T) {
-		cr := &countingReader{r: bytes.NewReader(file)}
+		cr := &CountingReader{R: bytes.NewReader(file)}
 		h, err := ReadSafetensorsHeader(cr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := ReadTensors(h, cr, wanted)
 		check(t, got, err)
-		if tail, _ := h.Tensor("tail"); cr.n != h.DataStart+tail.Begin {
-			t.Errorf("read %d bytes, want to stop at the tail tensor, byte %d", cr.n, h.DataStart+tail.Begin)
+		if tail, _ := h.Tensor("tail"); cr.N != h.DataStart+tail.Begin {
+			t.Errorf("read %d bytes, want to stop at the tail tensor, byte %d", cr.N, h.DataStart+tail.Begin)
 		}
 	})
 	t.Run("readerAt", func(t *testing.T) {

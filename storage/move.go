@@ -51,11 +51,11 @@ func (u *Uploads) CommitsByMove() bool {
 func (u *Uploads) appendFirst(ctx context.Context, m Mover, id string, r io.Reader) (int64, error) {
 	staged := uploadStagedKey(uuid.NewString())
 	h := sha256.New()
-	cr := &countingReader{r: io.TeeReader(r, h)}
+	cr := &artifact.CountingReader{R: io.TeeReader(r, h)}
 	if err := u.d.Put(ctx, staged, cr, -1); err != nil {
 		return 0, err
 	}
-	if cr.n == 0 {
+	if cr.N == 0 {
 		return 0, u.d.Delete(ctx, staged)
 	}
 	if err := m.Move(ctx, staged, uploadDir(id)+chunkName(0)); err != nil {
@@ -64,8 +64,8 @@ func (u *Uploads) appendFirst(ctx context.Context, m Mover, id string, r io.Read
 		}
 		return 0, errors.Join(err, u.d.Delete(ctx, staged))
 	}
-	sum := uploadSum{Digest: artifact.FromHash(artifact.SHA256, h), Size: cr.n}
-	return cr.n, putJSON(ctx, u.d, uploadSumKey(id), sum)
+	sum := uploadSum{Digest: artifact.FromHash(artifact.SHA256, h), Size: cr.N}
+	return cr.N, putJSON(ctx, u.d, uploadSumKey(id), sum)
 }
 
 // commitByMove commits a session that holds exactly the one chunk names

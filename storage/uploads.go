@@ -92,9 +92,9 @@ func (u *Uploads) Append(ctx context.Context, repo, id string, offset int64, r i
 	if m, ok := u.d.(Mover); ok && offset == 0 {
 		n, err = u.appendFirst(ctx, m, id, r)
 	} else {
-		cr := &countingReader{r: r}
+		cr := &artifact.CountingReader{R: r}
 		err = u.d.Put(ctx, uploadDir(id)+chunkName(offset), cr, -1)
-		n = cr.n
+		n = cr.N
 	}
 	if err != nil {
 		return size, err
@@ -112,19 +112,6 @@ func (u *Uploads) stillOpen(ctx context.Context, repo, id string) error {
 		return errors.Join(err, u.remove(ctx, id))
 	}
 	return err
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-// Read implements io.Reader.
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // Size returns how many bytes the session holds, or ErrUploadUnknown.
