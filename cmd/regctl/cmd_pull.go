@@ -64,14 +64,14 @@ func runPull(ctx context.Context, opts pullOptions, args []string) error {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := writeback.SyncDir(tmp); err != nil {
 		return err
 	}
 	os.Remove(opts.out) // an empty DIR is replaced
 	if err := os.Rename(tmp, opts.out); err != nil {
 		return fmt.Errorf("moving the verified bundle into place: %w", err)
 	}
-	if err := syncDir(filepath.Dir(filepath.Clean(opts.out))); err != nil {
+	if err := writeback.SyncDir(filepath.Dir(filepath.Clean(opts.out))); err != nil {
 		return err
 	}
 	fmt.Fprintln(opts.g.stdout, opts.out)
@@ -86,15 +86,6 @@ func writeDurably(path string, data []byte) error {
 	}
 	_, err = f.Write(data)
 	return errors.Join(err, durableFile{f: f}.Close())
-}
-
-// syncDir fsyncs directory dir, so the names written or renamed in it last.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }
 
 // checkEmptyDir refuses an existing DIR that is not an empty directory.

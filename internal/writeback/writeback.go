@@ -1,9 +1,13 @@
-// Package writeback writes large files without piling up dirty pages: the
-// registry's fs driver and regctl's pull write blobs of gigabytes through it
-// and fsync them before they become visible.
+// Package writeback writes large files without piling up dirty pages, and
+// makes directory entries durable: the registry's fs driver and regctl's
+// pull write blobs of gigabytes through it and fsync them, and their
+// directories, before they become visible.
 package writeback
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // flushBehind is how many bytes a file being written may gather before the
 // kernel is asked to start writing them to disk.
@@ -31,4 +35,14 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.started = w.written
 	}
 	return n, err
+}
+
+// SyncDir fsyncs directory dir, so the names created, renamed or removed in
+// it last survive a crash.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }

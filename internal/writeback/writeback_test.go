@@ -34,3 +34,14 @@ func TestWriter(t *testing.T) {
 		t.Fatalf("file holds %d bytes (%v), want the %d written", len(got), err, want.Len())
 	}
 }
+
+// TestSyncDir syncs a directory and refuses one that does not exist.
+func TestSyncDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := SyncDir(dir); err != nil {
+		t.Fatalf("SyncDir(%s): %v", dir, err)
+	}
+	if err := SyncDir(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
+		t.Fatalf("SyncDir of a missing directory: %v, want not-exist", err)
+	}
+}

@@ -187,7 +187,7 @@ func (d *Driver) write(ctx context.Context, key string, r io.Reader, notBefore t
 		os.Remove(tmp.Name())
 		return "", fmt.Errorf("put %s: %w", key, err)
 	}
-	return version, syncDir(filepath.Dir(p))
+	return version, writeback.SyncDir(filepath.Dir(p))
 }
 
 // fill copies r into tmp, stamps and fsyncs it, closes it and returns its version.
@@ -254,7 +254,7 @@ func (d *Driver) Move(ctx context.Context, from, to string) error {
 	case err != nil:
 		return notFound(from, err)
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := writeback.SyncDir(filepath.Dir(dst)); err != nil {
 		return err
 	}
 	return d.unlink(src)
@@ -266,21 +266,8 @@ func (d *Driver) unlink(p string) error {
 	if err := os.Remove(p); err != nil {
 		return err
 	}
-	err := syncDir(filepath.Dir(p))
+	err := writeback.SyncDir(filepath.Dir(p))
 	d.prune(filepath.Dir(p))
-	return err
-}
-
-// syncDir fsyncs a directory so a rename into it is durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	return err
 }
 
