@@ -31,15 +31,11 @@ func (b *bench) verifyOne(ctx context.Context, size int64) error {
 	if err != nil {
 		return err
 	}
-	srv, err := b.startNormregFS(ctx)
+	srv, ref, err := b.pushedTo(ctx, b.startNormregFS, f, "bench/model")
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
-	ref := srv.addr + "/bench/model:v1"
-	if _, err := runTimed(ctx, "", nil, b.clients()[0].push(ref, f)...); err != nil {
-		return err
-	}
 	label := sizeLabel(size)
 	if err := b.measure(ctx, srv, f, step{key: "verify/" + label + "/verify", group: "verify", name: "regctl verify " + label, argv: []string{b.regctl, "verify", ref}}); err != nil {
 		return err

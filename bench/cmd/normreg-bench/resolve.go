@@ -42,14 +42,11 @@ func (b *bench) resolveGroup(ctx context.Context) error {
 // tail latency measures the kernel scheduling two busy processes on shared
 // cores more than the server.
 func (b *bench) resolveOn(ctx context.Context, s serverStarter, f bundleFiles) error {
-	srv, err := s.start(ctx)
+	srv, _, err := b.pushedTo(ctx, s.start, f, "bench/model")
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
-	if _, err := runTimed(ctx, "", nil, b.clients()[0].push(srv.addr+"/bench/model:v1", f)...); err != nil {
-		return err
-	}
 	pin := runtime.NumCPU() >= 2
 	if pin {
 		if _, err := runTimed(ctx, "", nil, "taskset", "-a", "-p", "-c", "0", strconv.Itoa(srv.cmd.Process.Pid)); err != nil {

@@ -37,15 +37,11 @@ func (b *bench) serveGroup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	reg, err := b.startNormregFS(ctx)
+	reg, ref, err := b.pushedTo(ctx, b.startNormregFS, f, "bench/wide")
 	if err != nil {
 		return err
 	}
 	defer reg.stop()
-	ref := reg.addr + "/bench/wide:v1"
-	if _, err := runTimed(ctx, "", nil, b.clients()[0].push(ref, f)...); err != nil {
-		return err
-	}
 	addr, err := freeAddr()
 	if err != nil {
 		return err

@@ -203,6 +203,22 @@ func (b *bench) coldCache() []string {
 	return []string{"XDG_CACHE_HOME=" + filepath.Join(b.work, fmt.Sprintf("cache-%d", b.caches))}
 }
 
+// pushedTo starts a fresh registry with start and pushes f to it with
+// regctl as REPO:v1; it returns the server, which the caller stops, and the
+// reference pushed.
+func (b *bench) pushedTo(ctx context.Context, start func(context.Context) (*server, error), f bundleFiles, repo string) (*server, string, error) {
+	srv, err := start(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	ref := srv.addr + "/" + repo + ":v1"
+	if _, err := runTimed(ctx, "", nil, b.clients()[0].push(ref, f)...); err != nil {
+		srv.stop()
+		return nil, "", err
+	}
+	return srv, ref, nil
+}
+
 // startNormregFS starts normreg's registry on a fresh storage/fs directory.
 func (b *bench) startNormregFS(ctx context.Context) (*server, error) {
 	return b.startNormreg(ctx, "normreg-fs", func(dir string) string { return "file://" + dir })
