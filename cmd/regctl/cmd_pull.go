@@ -17,16 +17,22 @@ import (
 
 // pullOptions are pull's flags.
 type pullOptions struct {
-	g   *globalOptions
-	out string
+	g         *globalOptions
+	out       string
+	pageCache bool
 }
+
+// directMin is the size from which pull writes a file with direct I/O
+// (unless --page-cache): the weights, not the small files around them.
+const directMin = 64 << 20
 
 func newPullCommand(g *globalOptions) *command {
 	opts := &pullOptions{g: g}
 	fs := g.newFlagSet("pull")
 	fs.StringVar(&opts.out, "o", "", "directory to write the bundle's files into (must not exist or be empty)")
+	fs.BoolVar(&opts.pageCache, "page-cache", false, "write files of 64 MiB or more through the page cache (default: direct I/O, which bypasses it)")
 	return &command{
-		name: "pull", usage: "pull REF -o DIR      verify everything, then write files; on refusal write nothing", flags: fs,
+		name: "pull", usage: "pull REF -o DIR [--page-cache]   verify everything, then write files; on refusal write nothing", flags: fs,
 		run: func(ctx context.Context, args []string) error { return runPull(ctx, *opts, args) },
 	}
 }
@@ -50,7 +56,7 @@ func runPull(ctx context.Context, opts pullOptions, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	rb, err := checkRemote(ctx, opts.g, args[0], manifest.CheckOptions{}, fileSink(tmp))
+	rb, err := checkRemote(ctx, opts.g, args[0], manifest.CheckOptions{}, fileSink(tmp, !opts.pageCache))
 	if err != nil {
 		return err
 	}
@@ -80,12 +86,12 @@ func runPull(ctx context.Context, opts pullOptions, args []string) error {
 
 // writeDurably writes data to a new file at path and fsyncs it.
 func writeDurably(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := writeback.Create(path, 0o644, false)
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
-	return errors.Join(err, durableFile{f: f}.Close())
+	return errors.Join(err, f.Close())
 }
 
 // checkEmptyDir refuses an existing DIR that is not an empty directory.
@@ -103,33 +109,17 @@ func checkEmptyDir(dir string) error {
 }
 
 // fileSink writes each blob into dir under its title annotation
-// (config.json for the config).
-func fileSink(dir string) blobSink {
+// (config.json for the config), fsynced on Close so that once DIR is
+// renamed into place a crash cannot leave it with files the disk never got.
+// With direct, blobs of directMin bytes or more are written with direct I/O.
+func fileSink(dir string, direct bool) blobSink {
 	return func(desc artifact.Descriptor) (io.WriteCloser, error) {
 		name, err := fileName(desc)
 		if err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return nil, err
-		}
-		return durableFile{writeback.New(f), f}, nil
+		return writeback.Create(filepath.Join(dir, name), 0o644, direct && desc.Size >= directMin)
 	}
-}
-
-// durableFile is a pulled file: written with early writeback, and fsynced
-// on Close, so that once DIR is renamed into place a crash cannot leave it
-// with files the disk never got.
-type durableFile struct {
-	*writeback.Writer
-	f *os.File
-}
-
-// Close implements io.Closer: fsync, then close.
-func (d durableFile) Close() error {
-	err := d.f.Sync()
-	return errors.Join(err, d.f.Close())
 }
 
 // fileName is the file a blob is written to: its title, a plain file name.

@@ -1,7 +1,8 @@
-// Package writeback writes large files without piling up dirty pages, and
-// makes directory entries durable: the registry's fs driver and regctl's
-// pull write blobs of gigabytes through it and fsync them, and their
-// directories, before they become visible.
+// Package writeback writes large files durably without piling up dirty
+// pages (a Writer starts writeback early; a File can bypass the page cache
+// with direct I/O), and makes directory entries durable: the registry's fs
+// driver and regctl's pull write blobs of gigabytes through it and fsync
+// them, and their directories, before they become visible.
 package writeback
 
 import (

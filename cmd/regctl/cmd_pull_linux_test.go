@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/normreg/normreg/api/client/registrytest"
+	"github.com/normreg/normreg/internal/writeback/writebacktest"
+	"github.com/normreg/normreg/manifest/bundletest"
+)
+
+// TestPullWritesWeightsAroundPageCache pulls a bundle whose weights are
+// larger than directMin: by default the weights file is written with direct
+// I/O (almost none of its pages in the page cache afterwards) and the small
+// files through the cache; with --page-cache the weights are in the cache
+// too. Both pulls write the same bytes as were pushed.
+func TestPullWritesWeightsAroundPageCache(t *testing.T) {
+	host, _ := registrytest.Normreg(t)
+	env := map[string]string{"REGCTL_REGISTRY": host, "XDG_CACHE_HOME": t.TempDir()}
+	opts := bigBundle(t, env)
+	w := bundletest.Safetensors(nil, append(bundletest.Linear("net.0", 4, 3), bundletest.Linear("net.2", 4096, 4096)...)...)
+	if len(w) < directMin {
+		t.Fatalf("the weights are %d bytes, want at least directMin (%d)", len(w), directMin)
+	}
+	if err := os.WriteFile(opts.weights, w, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	regctl(t, env, "", opts.args("team/large:v1")...).must(t, exitOK, "push")
+	dir := t.TempDir()
+	if writebacktest.InPageCache(t, dir) {
+		t.Logf("%s is on tmpfs, whose files live in the page cache: only the bytes are compared", dir)
+	}
+	for _, flags := range [][]string{nil, {"--page-cache"}} {
+		out := filepath.Join(dir, "out"+strings.Join(flags, ""))
+		regctl(t, env, "", append([]string{"pull", "team/large:v1", "-o", out}, flags...)...).must(t, exitOK, "pull")
+		checkPageCache(t, flags, out)
+		got, err := os.ReadFile(filepath.Join(out, "weights.safetensors")) // now in the page cache
+		if err != nil || !bytes.Equal(got, w) {
+			t.Fatalf("pull %v: weights.safetensors holds %d bytes (%v), want the %d pushed", flags, len(got), err, len(w))
+		}
+	}
+}
+
+// checkPageCache checks which of the files pull (with flags) wrote into out
+// are in the page cache: the scaler always; the weights only with --page-cache.
+func checkPageCache(t *testing.T, flags []string, out string) {
+	t.Helper()
+	if writebacktest.InPageCache(t, out) {
+		return
+	}
+	resident, pages := writebacktest.ResidentPages(t, filepath.Join(out, "weights.safetensors"))
+	scalerResident, scalerPages := writebacktest.ResidentPages(t, filepath.Join(out, "scaler.json"))
+	if flags == nil && (resident > 1 || scalerResident != scalerPages) {
+		t.Errorf("pull: %d of the weights' %d pages and %d of the scaler's %d are in the page cache; want none but the tail of the weights, all of the scaler", resident, pages, scalerResident, scalerPages)
+	}
+	if flags != nil && resident != pages {
+		t.Errorf("pull --page-cache: %d of the weights' %d pages are in the page cache, want all", resident, pages)
+	}
+}
