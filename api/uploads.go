@@ -17,8 +17,8 @@ import (
 // (?mount=<digest>[&from=<repo>]), a monolithic upload (?digest=<digest> with
 // the blob as body), or else a new upload session. A mount of a blob the
 // registry does not have falls back to a new session, as the spec asks. A
-// new session's answer carries Normreg-Streamed-Upload: sha256 when the
-// storage commits one-chunk uploads by moving them.
+// new session's answer carries Normreg-Streamed-Upload: sha256: the
+// storage commits one-chunk uploads without copying them.
 func (s *server) uploadPost(c echo.Context, r route) error {
 	if r.ref != "" {
 		return errUnsupported
@@ -45,9 +45,7 @@ func (s *server) uploadPost(c echo.Context, r route) error {
 	if err != nil {
 		return err
 	}
-	if s.store.Uploads.CommitsByMove() {
-		c.Response().Header().Set(headerStreamedUpload, "sha256")
-	}
+	c.Response().Header().Set(headerStreamedUpload, "sha256")
 	return uploadAccepted(c, r.name, id, 0, http.StatusAccepted)
 }
 

@@ -36,7 +36,7 @@ func (b *Blobs) Put(ctx context.Context, repo string, expected artifact.Digest, 
 // Blobs.Put describes, without linking it anywhere.
 func storeBlob(ctx context.Context, d Driver, expected artifact.Digest, size int64, r io.Reader) (int64, error) {
 	vr := artifact.NewVerifyReader(r, expected, size)
-	_, err := d.Stat(ctx, blobKey(expected))
+	_, _, err := locateBlob(ctx, d, expected)
 	switch {
 	case err == nil:
 		_, err = io.Copy(io.Discard, vr)
@@ -71,22 +71,77 @@ func (b *Blobs) link(ctx context.Context, repo string, d artifact.Digest) error 
 
 // Stat returns the size of a blob linked into repo, or ErrBlobUnknown.
 func (b *Blobs) Stat(ctx context.Context, repo string, d artifact.Digest) (int64, error) {
+	_, size, err := b.locate(ctx, repo, d)
+	return size, err
+}
+
+// locate returns the key holding blob d's bytes and their count if d is
+// linked into repo, else ErrBlobUnknown.
+func (b *Blobs) locate(ctx context.Context, repo string, d artifact.Digest) (string, int64, error) {
 	if err := checkRepoDigest(repo, d); err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	if _, err := b.d.Stat(ctx, blobLinkKey(repo, d)); err != nil {
-		return 0, blobUnknown(repo, d, err)
+		return "", 0, blobUnknown(repo, d, err)
 	}
-	return b.size(ctx, d)
+	key, size, err := locateBlob(ctx, b.d, d)
+	return key, size, blobUnknown(repo, d, err)
 }
 
 // size returns the size of the stored blob d, or ErrBlobUnknown.
 func (b *Blobs) size(ctx context.Context, d artifact.Digest) (int64, error) {
-	info, err := b.d.Stat(ctx, blobKey(d))
+	_, size, err := locateBlob(ctx, b.d, d)
 	if err != nil {
 		return 0, blobUnknown("", d, err)
 	}
-	return info.Size, nil
+	return size, nil
+}
+
+// blobRef is what a blob reference holds: the key of the blob data that
+// holds the blob's bytes.
+type blobRef struct {
+	Key string `json:"key"`
+}
+
+// locateBlob returns the key that holds blob d's bytes, and their count:
+// the blob's own key, else the blob data its reference names (an upload
+// committed without a copy on a driver that cannot move, see
+// commitByReference). ErrNotFound if neither exists, or if the reference's
+// data is gone (a commit raced by a cancel can leave such a reference; it
+// is replaced by the next commit of the blob).
+func locateBlob(ctx context.Context, d Driver, dg artifact.Digest) (string, int64, error) {
+	info, err := d.Stat(ctx, blobKey(dg))
+	if !errors.Is(err, ErrNotFound) {
+		return blobKey(dg), info.Size, err
+	}
+	var ref blobRef
+	if _, err := getJSON(ctx, d, blobRefKey(dg), &ref); err != nil {
+		return "", 0, err
+	}
+	info, err = d.Stat(ctx, ref.Key)
+	return ref.Key, info.Size, err
+}
+
+// getBlob reads the small blob dg whole (at most max bytes, else
+// ErrTooLarge), from its own key or the blob data its reference names.
+func getBlob(ctx context.Context, d Driver, dg artifact.Digest, max int64) ([]byte, error) {
+	data, _, err := d.Get(ctx, blobKey(dg), max)
+	if !errors.Is(err, ErrNotFound) {
+		return data, err
+	}
+	var ref blobRef
+	if _, err := getJSON(ctx, d, blobRefKey(dg), &ref); err != nil {
+		return nil, err
+	}
+	data, _, err = d.Get(ctx, ref.Key, max)
+	return data, err
+}
+
+// refersTo reports whether blob sum.Digest's reference names sum.Data.
+func refersTo(ctx context.Context, d Driver, sum uploadSum) (bool, error) {
+	var ref blobRef
+	_, err := getJSON(ctx, d, blobRefKey(sum.Digest), &ref)
+	return err == nil && ref.Key == sum.Data, except(err, ErrNotFound)
 }
 
 // blobUnknown turns ErrNotFound into ErrBlobUnknown and passes other errors.
@@ -101,14 +156,14 @@ func blobUnknown(repo string, d artifact.Digest, err error) error {
 // whole size; ErrBlobUnknown if not linked, ErrRangeInvalid if offset is
 // beyond the end.
 func (b *Blobs) Open(ctx context.Context, repo string, d artifact.Digest, offset int64) (io.ReadCloser, int64, error) {
-	size, err := b.Stat(ctx, repo, d)
+	key, size, err := b.locate(ctx, repo, d)
 	if err != nil {
 		return nil, 0, err
 	}
 	if offset < 0 || offset > size {
 		return nil, 0, fmt.Errorf("%s: offset %d of %d bytes: %w", d, offset, size, ErrRangeInvalid)
 	}
-	rc, err := b.d.Open(ctx, blobKey(d), offset)
+	rc, err := b.d.Open(ctx, key, offset)
 	if err != nil {
 		return nil, 0, blobUnknown(repo, d, err)
 	}

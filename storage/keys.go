@@ -11,6 +11,8 @@ import (
 // repository names, tags, digests and upload ids that were validated first.
 //
 //	blobs/<alg>/<hex>                                 a blob's bytes, stored once for all repositories
+//	blobrefs/<alg>/<hex>                              or: the blobdata key that holds them (JSON)
+//	blobdata/<uuid>                                   bytes of an upload's first chunk (drivers without Move)
 //	repos/<name>/_blobs/<alg>/<hex>                   link: the blob belongs to the repository (empty)
 //	repos/<name>/_manifests/<alg>/<hex>               link: the manifest belongs to the repository; holds
 //	                                                  its media type and subject (JSON); its bytes are a blob
@@ -19,7 +21,8 @@ import (
 //	repos/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   descriptor (JSON) of a manifest whose subject is alg:hex
 //	catalog/<name with "/" as "!">                    the repository exists (empty)
 //	uploads/_info/<uuid>                              an upload session: its repository and start (JSON)
-//	uploads/_sum/<uuid>                               sha256 and size of the session's chunk at 0 (JSON; Mover drivers)
+//	uploads/_sum/<uuid>                               sha256 and size of the session's chunk at 0, and its
+//	                                                  blobdata key on drivers without Move (JSON)
 //	uploads/_staged/<uuid>                            a first chunk being stored, before its move to c-0 (Mover drivers)
 //	uploads/<uuid>/c-<20-digit offset>                the session's bytes from that offset
 //
@@ -31,6 +34,18 @@ import (
 // blobKey is where the bytes of d are kept.
 func blobKey(d artifact.Digest) string {
 	return "blobs/" + digestPath(d)
+}
+
+// blobRefKey is where the reference to blob d's data is kept, when its
+// bytes are not at blobKey(d).
+func blobRefKey(d artifact.Digest) string {
+	return "blobrefs/" + digestPath(d)
+}
+
+// blobDataKey is where an upload's first chunk is stored on drivers
+// without Move; data is a fresh uuid.
+func blobDataKey(data string) string {
+	return "blobdata/" + data
 }
 
 // digestPath is d as two key components, alg/hex.

@@ -145,7 +145,7 @@ func (m *Manifests) content(ctx context.Context, d artifact.Digest) (cachedManif
 	if c, ok := m.cache.get(d); ok {
 		return c, nil
 	}
-	data, _, err := m.d.Get(ctx, blobKey(d), manifest.MaxSize)
+	data, err := getBlob(ctx, m.d, d, manifest.MaxSize)
 	if err != nil {
 		return cachedManifest{}, err
 	}

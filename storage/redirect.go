@@ -29,8 +29,9 @@ func (b *Blobs) RedirectURL(ctx context.Context, repo string, d artifact.Digest,
 	if !ok {
 		return "", fmt.Errorf("blob %s: %w", d, ErrRedirectUnsupported)
 	}
-	if _, err := b.Stat(ctx, repo, d); err != nil {
+	key, _, err := b.locate(ctx, repo, d)
+	if err != nil {
 		return "", err
 	}
-	return r.PresignGet(ctx, blobKey(d), expires)
+	return r.PresignGet(ctx, key, expires)
 }

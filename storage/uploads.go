@@ -64,8 +64,11 @@ func (u *Uploads) chunks(ctx context.Context, id string) ([]string, error) {
 // when it has none).
 func (u *Uploads) end(ctx context.Context, id string) (int64, time.Time, error) {
 	names, err := u.chunks(ctx, id)
-	if err != nil || len(names) == 0 {
+	if err != nil {
 		return 0, time.Time{}, err
+	}
+	if len(names) == 0 { // a first chunk may be blob data (drivers without Move)
+		return u.dataEnd(ctx, id)
 	}
 	last := names[len(names)-1]
 	offset, err := strconv.ParseInt(strings.TrimPrefix(last, "c-"), 10, 64)
@@ -76,10 +79,21 @@ func (u *Uploads) end(ctx context.Context, id string) (int64, time.Time, error) 
 	return offset + info.Size, info.Modified, err
 }
 
+// dataEnd returns the size and time of session id's first chunk when it is
+// stored as blob data, else zeros.
+func (u *Uploads) dataEnd(ctx context.Context, id string) (int64, time.Time, error) {
+	sum, err := u.sum(ctx, id)
+	if err != nil || sum.Data == "" {
+		return 0, time.Time{}, err
+	}
+	info, err := u.d.Stat(ctx, sum.Data)
+	return sum.Size, info.Modified, err
+}
+
 // Append adds r's bytes at offset, which must equal the session's current
-// size (else ErrRangeInvalid), and returns the new size. On a Mover driver
-// the first chunk (offset 0) is hashed with sha256 while it is stored, so
-// that Commit can move it into place (see appendFirst).
+// size (else ErrRangeInvalid), and returns the new size. The first chunk
+// (offset 0) is hashed with sha256 while it is stored, so that Commit can
+// put it in place without a copy (see appendFirst).
 func (u *Uploads) Append(ctx context.Context, repo, id string, offset int64, r io.Reader) (int64, error) {
 	size, err := u.Size(ctx, repo, id)
 	if err != nil {
@@ -89,8 +103,8 @@ func (u *Uploads) Append(ctx context.Context, repo, id string, offset int64, r i
 		return size, fmt.Errorf("upload %s holds %d bytes, chunk starts at %d: %w", id, size, offset, ErrRangeInvalid)
 	}
 	var n int64
-	if m, ok := u.d.(Mover); ok && offset == 0 {
-		n, err = u.appendFirst(ctx, m, id, r)
+	if offset == 0 {
+		n, err = u.appendFirst(ctx, id, r)
 	} else {
 		cr := &artifact.CountingReader{R: r}
 		err = u.d.Put(ctx, uploadDir(id)+chunkName(offset), cr, -1)
@@ -127,7 +141,7 @@ func (u *Uploads) Size(ctx context.Context, repo, id string) (int64, error) {
 // blob d, verifying the digest, then removes the session and returns the
 // blob's size. On a mismatch nothing is stored and the session stays open.
 // A session of one chunk at offset 0 whose recorded sha256 is d, with no
-// final bytes, is committed by moving the chunk (see commitByMove); any other
+// final bytes, is committed without a copy (see commitInPlace); any other
 // is streamed through the verifier into Blobs.
 func (u *Uploads) Commit(ctx context.Context, repo, id string, d artifact.Digest, final io.Reader) (int64, error) {
 	if err := checkRepoDigest(repo, d); err != nil {
@@ -140,16 +154,27 @@ func (u *Uploads) Commit(ctx context.Context, repo, id string, d artifact.Digest
 	if err != nil {
 		return 0, err
 	}
+	sum, err := u.sum(ctx, id)
+	if err != nil {
+		return 0, err
+	}
 	final, empty, err := peekEmpty(final)
 	if err != nil {
 		return 0, err
 	}
 	if empty {
-		if n, moved, err := u.commitByMove(ctx, repo, id, d, names); moved || err != nil {
+		if n, done, err := u.commitInPlace(ctx, repo, id, d, sum, names); done || err != nil {
 			return n, err
 		}
 	}
-	chunks := &chunkReader{ctx: ctx, d: u.d, dir: uploadDir(id), names: names}
+	var keys []string
+	if sum.Data != "" {
+		keys = append(keys, sum.Data)
+	}
+	for _, name := range names {
+		keys = append(keys, uploadDir(id)+name)
+	}
+	chunks := &chunkReader{ctx: ctx, d: u.d, keys: keys}
 	defer chunks.Close()
 	var r io.Reader = chunks
 	if final != nil {
@@ -162,28 +187,27 @@ func (u *Uploads) Commit(ctx context.Context, repo, id string, d artifact.Digest
 	return n, u.remove(ctx, id)
 }
 
-// chunkReader reads the named chunks one after the other, opening each when
-// it is reached.
+// chunkReader reads the objects at keys one after the other, opening each
+// when it is reached.
 type chunkReader struct {
-	ctx   context.Context
-	d     Driver
-	dir   string
-	names []string
-	cur   io.ReadCloser
+	ctx  context.Context
+	d    Driver
+	keys []string
+	cur  io.ReadCloser
 }
 
 // Read implements io.Reader.
 func (c *chunkReader) Read(p []byte) (int, error) {
 	for {
 		if c.cur == nil {
-			if len(c.names) == 0 {
+			if len(c.keys) == 0 {
 				return 0, io.EOF
 			}
-			rc, err := c.d.Open(c.ctx, c.dir+c.names[0], 0)
+			rc, err := c.d.Open(c.ctx, c.keys[0], 0)
 			if err != nil {
 				return 0, err
 			}
-			c.cur, c.names = rc, c.names[1:]
+			c.cur, c.keys = rc, c.keys[1:]
 		}
 		n, err := c.cur.Read(p)
 		if !errors.Is(err, io.EOF) {
@@ -215,10 +239,24 @@ func (u *Uploads) Cancel(ctx context.Context, repo, id string) error {
 }
 
 // remove deletes the session's sum (first, so that it never describes a
-// later chunk), its chunks, then its info.
+// later chunk), its blob data unless a blob reference names it (see
+// commitByReference), its chunks, then its info.
 func (u *Uploads) remove(ctx context.Context, id string) error {
+	sum, err := u.sum(ctx, id)
+	if err != nil {
+		return err
+	}
 	if err := u.d.Delete(ctx, uploadSumKey(id)); err != nil {
 		return err
+	}
+	if sum.Data != "" {
+		kept, err := refersTo(ctx, u.d, sum)
+		if err == nil && !kept {
+			err = u.d.Delete(ctx, sum.Data)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	names, err := u.chunks(ctx, id)
 	if err != nil {
