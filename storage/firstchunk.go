@@ -57,7 +57,7 @@ func (u *Uploads) appendFirst(ctx context.Context, id string, r io.Reader) (int6
 	}
 	h := sha256.New()
 	cr := &artifact.CountingReader{R: io.TeeReader(r, h)}
-	if err := putAhead(ctx, u.d, staged, cr, -1); err != nil {
+	if err := u.d.Put(ctx, staged, cr, -1); err != nil {
 		return 0, err
 	}
 	if cr.N == 0 {
