@@ -12,7 +12,7 @@ const ReadAheadMin = 64 << 20
 // A ReadAhead holds at most readAheadBuffers buffers of readAheadSize bytes.
 const (
 	readAheadSize    = 1 << 20
-	readAheadBuffers = 4
+	readAheadBuffers = 16
 )
 
 // filled is one buffer read ahead, or the error that ended the stream.
@@ -24,7 +24,7 @@ type filled struct {
 // ReadAhead reads its source from a goroutine into a bounded ring of
 // buffers, so that reading and hashing the source (a socket under a
 // VerifyReader) overlap with what the caller does with the bytes (writing a
-// file). Memory stays at most 4 MiB whatever the stream's length.
+// file). Memory stays at most 16 MiB whatever the stream's length.
 type ReadAhead struct {
 	r    io.Reader
 	full chan filled

@@ -33,10 +33,10 @@ func (c *cycle) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// TestStreamingMemory pushes and fetches a 256 MiB blob and checks that the
+// TestStreamingMemory pushes and fetches a 512 MiB blob and checks that the
 // client allocates far less than the blob's size: it streams both ways.
 func TestStreamingMemory(t *testing.T) {
-	const size = 256 << 20
+	const size = 512 << 20
 	host, _ := registrytest.Distribution(t)
 	block := make([]byte, 1<<20+7)
 	rand.Read(block)
