@@ -82,7 +82,7 @@ func (b *bench) setup() error {
 }
 
 // groupNames are the groups of a run, in order (the -groups flag).
-const groupNames = "transfer,resolve,serve,verify,dedup"
+const groupNames = "transfer,resolve,serve,verify,dedup,load"
 
 // all runs the named groups (a comma-separated subset of groupNames) in
 // turn, the transfer group repeat times.
@@ -110,6 +110,7 @@ func (b *bench) all(ctx context.Context, groups, sizes, verifySizes string, repe
 		"serve":   func() error { return b.serveGroup(ctx) },
 		"verify":  func() error { return b.verifyGroup(ctx, vs) },
 		"dedup":   func() error { return b.dedupGroup(ctx) },
+		"load":    func() error { return b.loadGroup(ctx, ss, repeat) },
 	}
 	for g := range strings.SplitSeq(groups, ",") {
 		f, ok := run[g]

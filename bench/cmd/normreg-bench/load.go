@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+)
+
+// loadGroup measures what regctl pull's direct I/O trades: for each size,
+// a pull from normreg-fs and then one read of the pulled weights (the first
+// model load), with the default direct I/O and with --page-cache, repeat
+// times (medians).
+func (b *bench) loadGroup(ctx context.Context, sizes []int64, repeat int) error {
+	for _, size := range sizes {
+		if err := b.loadSize(ctx, size, repeat); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadSize is loadGroup for one weights size.
+func (b *bench) loadSize(ctx context.Context, size int64, repeat int) error {
+	dir := filepath.Join(b.work, "in")
+	defer os.RemoveAll(dir)
+	files, err := genBundle(b.root, dir, size, uint64(size))
+	if err != nil {
+		return err
+	}
+	srv, ref, err := b.pushedTo(ctx, b.startNormregFS, files, "bench/load")
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	g := "load " + sizeLabel(size)
+	key := "load/" + sizeLabel(size) + "/"
+	for range repeat {
+		for _, mode := range []struct{ key, name, flag string }{{"direct", "pull (direct I/O, the default)", ""}, {"cached", "pull --page-cache", "--page-cache"}} {
+			if err := settle(); err != nil {
+				return err
+			}
+			out := filepath.Join(b.work, "pulled")
+			argv := []string{b.regctl, "pull", ref, "-o", out}
+			if mode.flag != "" {
+				argv = append(argv, mode.flag)
+			}
+			pull, err := runTimed(ctx, "", nil, argv...)
+			if err != nil {
+				return err
+			}
+			read, err := runTimed(ctx, "", nil, "sh", "-c", `cat "$0" >/dev/null`, filepath.Join(out, "weights.safetensors"))
+			os.RemoveAll(out)
+			if err != nil {
+				return err
+			}
+			base := "" // the default is compared with --page-cache
+			if mode.key == "direct" {
+				base = key + "cached/"
+			}
+			for _, r := range []struct {
+				what, name string
+				seconds    float64
+			}{{"pull", mode.name, pull.seconds}, {"read", mode.name + ", then the first read of the weights", read.seconds}, {"both", mode.name + " + that read", pull.seconds + read.seconds}} {
+				row := Row{Key: key + mode.key + "/" + r.what, Group: g, Name: r.name, Value: r.seconds, Unit: "s", MBps: mbps(size, r.seconds)}
+				if base != "" {
+					row.Bases = []string{base + r.what}
+				}
+				b.rep.add(row)
+			}
+		}
+	}
+	return nil
+}
