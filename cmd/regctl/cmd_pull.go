@@ -17,22 +17,22 @@ import (
 
 // pullOptions are pull's flags.
 type pullOptions struct {
-	g         *globalOptions
-	out       string
-	pageCache bool
+	g      *globalOptions
+	out    string
+	direct bool
 }
 
-// directMin is the size from which pull writes a file with direct I/O
-// (unless --page-cache): the weights, not the small files around them.
+// directMin is the size from which pull --direct writes a file with direct
+// I/O: the weights, not the small files around them.
 const directMin = 64 << 20
 
 func newPullCommand(g *globalOptions) *command {
 	opts := &pullOptions{g: g}
 	fs := g.newFlagSet("pull")
 	fs.StringVar(&opts.out, "o", "", "directory to write the bundle's files into (must not exist or be empty)")
-	fs.BoolVar(&opts.pageCache, "page-cache", false, "write files of 64 MiB or more through the page cache (default: direct I/O, which bypasses it)")
+	fs.BoolVar(&opts.direct, "direct", false, "write files of 64 MiB or more with direct I/O, bypassing the page cache")
 	return &command{
-		name: "pull", usage: "pull REF -o DIR [--page-cache]   verify everything, then write files; on refusal write nothing", flags: fs,
+		name: "pull", usage: "pull REF -o DIR [--direct]   verify everything, then write files; on refusal write nothing", flags: fs,
 		run: func(ctx context.Context, args []string) error { return runPull(ctx, *opts, args) },
 	}
 }
@@ -56,7 +56,7 @@ func runPull(ctx context.Context, opts pullOptions, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	rb, err := checkRemote(ctx, opts.g, args[0], manifest.CheckOptions{}, fileSink(tmp, !opts.pageCache))
+	rb, err := checkRemote(ctx, opts.g, args[0], manifest.CheckOptions{}, fileSink(tmp, opts.direct))
 	if err != nil {
 		return err
 	}

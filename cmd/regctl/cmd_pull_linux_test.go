@@ -13,10 +13,11 @@ import (
 )
 
 // TestPullWritesWeightsAroundPageCache pulls a bundle whose weights are
-// larger than directMin: by default the weights file is written with direct
-// I/O (almost none of its pages in the page cache afterwards) and the small
-// files through the cache; with --page-cache the weights are in the cache
-// too. Both pulls write the same bytes as were pushed.
+// larger than directMin: by default every file goes through the page cache
+// (all its pages there afterwards); with --direct the weights file is
+// written with direct I/O (almost none of its pages in the cache) and the
+// small files through the cache. Both pulls write the same bytes as were
+// pushed.
 func TestPullWritesWeightsAroundPageCache(t *testing.T) {
 	host, _ := registrytest.Normreg(t)
 	env := map[string]string{"REGCTL_REGISTRY": host, "XDG_CACHE_HOME": t.TempDir()}
@@ -33,7 +34,7 @@ func TestPullWritesWeightsAroundPageCache(t *testing.T) {
 	if writebacktest.InPageCache(t, dir) {
 		t.Logf("%s is on tmpfs, whose files live in the page cache: only the bytes are compared", dir)
 	}
-	for _, flags := range [][]string{nil, {"--page-cache"}} {
+	for _, flags := range [][]string{nil, {"--direct"}} {
 		out := filepath.Join(dir, "out"+strings.Join(flags, ""))
 		regctl(t, env, "", append([]string{"pull", "team/large:v1", "-o", out}, flags...)...).must(t, exitOK, "pull")
 		checkPageCache(t, flags, out)
@@ -45,7 +46,7 @@ func TestPullWritesWeightsAroundPageCache(t *testing.T) {
 }
 
 // checkPageCache checks which of the files pull (with flags) wrote into out
-// are in the page cache: the scaler always; the weights only with --page-cache.
+// are in the page cache: the scaler always; the weights unless --direct.
 func checkPageCache(t *testing.T, flags []string, out string) {
 	t.Helper()
 	if writebacktest.InPageCache(t, out) {
@@ -53,10 +54,10 @@ func checkPageCache(t *testing.T, flags []string, out string) {
 	}
 	resident, pages := writebacktest.ResidentPages(t, filepath.Join(out, "weights.safetensors"))
 	scalerResident, scalerPages := writebacktest.ResidentPages(t, filepath.Join(out, "scaler.json"))
-	if flags == nil && (resident > 1 || scalerResident != scalerPages) {
-		t.Errorf("pull: %d of the weights' %d pages and %d of the scaler's %d are in the page cache; want none but the tail of the weights, all of the scaler", resident, pages, scalerResident, scalerPages)
+	if flags != nil && (resident > 1 || scalerResident != scalerPages) {
+		t.Errorf("pull --direct: %d of the weights' %d pages and %d of the scaler's %d are in the page cache; want none but the tail of the weights, all of the scaler", resident, pages, scalerResident, scalerPages)
 	}
-	if flags != nil && resident != pages {
-		t.Errorf("pull --page-cache: %d of the weights' %d pages are in the page cache, want all", resident, pages)
+	if flags == nil && resident != pages {
+		t.Errorf("pull: %d of the weights' %d pages are in the page cache, want all", resident, pages)
 	}
 }

@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 )
 
-// loadGroup measures what regctl pull's direct I/O trades: for each size,
-// a pull from normreg-fs and then one read of the pulled weights (the first
-// model load), with the default direct I/O and with --page-cache, repeat
-// times (medians).
+// loadGroup measures what regctl pull --direct trades: for each size, a
+// pull from normreg-fs and then one read of the pulled weights (the first
+// model load), by default (through the page cache) and with --direct,
+// repeat times (medians).
 func (b *bench) loadGroup(ctx context.Context, sizes []int64, repeat int) error {
 	for _, size := range sizes {
 		if err := b.loadSize(ctx, size, repeat); err != nil {
@@ -35,7 +35,7 @@ func (b *bench) loadSize(ctx context.Context, size int64, repeat int) error {
 	g := "load " + sizeLabel(size)
 	key := "load/" + sizeLabel(size) + "/"
 	for range repeat {
-		for _, mode := range []struct{ key, name, flag string }{{"direct", "pull (direct I/O, the default)", ""}, {"cached", "pull --page-cache", "--page-cache"}} {
+		for _, mode := range []struct{ key, name, flag string }{{"default", "pull (through the page cache, the default)", ""}, {"direct", "pull --direct", "--direct"}} {
 			if err := settle(); err != nil {
 				return err
 			}
@@ -53,9 +53,9 @@ func (b *bench) loadSize(ctx context.Context, size int64, repeat int) error {
 			if err != nil {
 				return err
 			}
-			base := "" // the default is compared with --page-cache
+			base := "" // --direct is compared with the default
 			if mode.key == "direct" {
-				base = key + "cached/"
+				base = key + "default/"
 			}
 			for _, r := range []struct {
 				what, name string

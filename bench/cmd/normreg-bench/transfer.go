@@ -122,6 +122,11 @@ func (b *bench) pushPull(ctx context.Context, label string, c client, s serverSt
 	if pair != "regctl→normreg-fs" {
 		return nil
 	}
+	direct := step{key: label + "/pull/" + pair + "-direct", group: label, name: "pull " + pair + " (--direct)", argv: append(c.pull(ref, out), "--direct"), out: out}
+	if err := b.measure(ctx, srv, f, direct); err != nil {
+		return err
+	}
+	b.rep.Rows[len(b.rep.Rows)-1].Bases = []string{label + "/pull/" + base}
 	srv.stop() // the next server starts on the same, emptied directory
 	return b.warmPush(ctx, s, c, f, push, []string{label + "/push/" + base, label + "/floor/push"})
 }
