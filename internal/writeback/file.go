@@ -48,9 +48,6 @@ func Create(path string, perm os.FileMode, direct bool) (*File, error) {
 // Direct reports whether the file is being written with direct I/O.
 func (f *File) Direct() bool { return f.direct }
 
-// Name is the file's path.
-func (f *File) Name() string { return f.f.Name() }
-
 // Write implements io.Writer. In direct mode a p that starts at an aligned
 // address, with nothing waiting before it, is written in place (its aligned
 // part); any other bytes are gathered in the aligned buffer first.
