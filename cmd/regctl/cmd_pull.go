@@ -32,7 +32,7 @@ func newPullCommand(g *globalOptions) *command {
 	fs.StringVar(&opts.out, "o", "", "directory to write the bundle's files into (must not exist or be empty)")
 	fs.BoolVar(&opts.direct, "direct", false, "write files of 64 MiB or more with direct I/O, bypassing the page cache")
 	return &command{
-		name: "pull", usage: "pull REF -o DIR [--direct]   verify everything, then write files; on refusal write nothing", flags: fs,
+		name: "pull", usage: "pull REF -o DIR [--direct]  verify everything, then write files; on refusal write nothing", flags: fs,
 		run: func(ctx context.Context, args []string) error { return runPull(ctx, *opts, args) },
 	}
 }
