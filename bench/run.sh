@@ -3,7 +3,7 @@
 # on this machine, print one table with ratios and write it as JSON.
 #
 #   bench/run.sh [--sizes 1GiB,4GiB] [--verify-sizes 16MiB,256MiB,1GiB] [--json FILE]
-#                [--groups transfer,resolve,serve,verify,dedup] [--repeat N]
+#                [--groups transfer,resolve,serve,verify,dedup,load] [--repeat N]
 #   bench/run.sh compare A.json B.json      ratios of two runs (B against A)
 #
 # Builds regctl, the registry and the bench, installs the pinned tools
