@@ -62,13 +62,13 @@ step "build the registry"
 go build -o "$WORK/registry" ./cmd/registry; tally "build registry" $?
 
 free_port() { echo $((20000 + RANDOM % 20000)); }
-start_registry() { # storage-url -> prints URL
+start_registry() { # storage-url -> sets URL (not in a subshell, so that cleanup knows its PID)
   local port log
   port=$(free_port); log="$WORK/registry-$port.log"
   "$WORK/registry" --listen "127.0.0.1:$port" --storage "$1" >"$log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && { echo "http://127.0.0.1:$port"; return 0; }
+    curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && { URL="http://127.0.0.1:$port"; return 0; }
     sleep 0.1
   done
   echo "registry on $1 did not start:" >&2; cat "$log" >&2; return 1
@@ -77,7 +77,7 @@ start_registry() { # storage-url -> prints URL
 for storage in "file://$WORK/fs-data" "s3://$NORMREG_TEST_S3_BUCKET/conformance-$$?endpoint=$NORMREG_TEST_S3_ENDPOINT&region=$AWS_REGION"; do
   kind=${storage%%:*}
   step "registry on $kind: OCI conformance suite and oras"
-  if URL=$(start_registry "$storage"); then
+  if start_registry "$storage"; then
     out=$(scripts/conformance.sh "$URL" 2>&1); rc=$?
     echo "$out" | tail -40
     tally "conformance ($kind): $(echo "$out" | tail -1)" $rc
