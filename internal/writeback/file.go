@@ -96,9 +96,10 @@ func (f *File) Close() error {
 	return errors.Join(err, f.f.Close())
 }
 
-// flush writes the bytes waiting in the direct buffer.
+// flush writes the bytes waiting in the direct buffer (some may be left
+// there after a fallback to the page cache, see writeDirect).
 func (f *File) flush() error {
-	if !f.direct || f.n == 0 {
+	if f.n == 0 {
 		return nil
 	}
 	k := f.n &^ (directAlign - 1)
