@@ -36,7 +36,7 @@ func (b *Blobs) Put(ctx context.Context, repo string, expected artifact.Digest, 
 // Blobs.Put describes, without linking it anywhere.
 func storeBlob(ctx context.Context, d Driver, expected artifact.Digest, size int64, r io.Reader) (int64, error) {
 	vr := artifact.NewVerifyReader(r, expected, size)
-	_, _, err := locateBlob(ctx, d, expected)
+	_, _, _, err := locateBlob(ctx, d, expected)
 	switch {
 	case err == nil:
 		_, err = io.Copy(io.Discard, vr)
@@ -84,13 +84,13 @@ func (b *Blobs) locate(ctx context.Context, repo string, d artifact.Digest) (str
 	if _, err := b.d.Stat(ctx, blobLinkKey(repo, d)); err != nil {
 		return "", 0, blobUnknown(repo, d, err)
 	}
-	key, size, err := locateBlob(ctx, b.d, d)
+	key, size, _, err := locateBlob(ctx, b.d, d)
 	return key, size, blobUnknown(repo, d, err)
 }
 
 // size returns the size of the stored blob d, or ErrBlobUnknown.
 func (b *Blobs) size(ctx context.Context, d artifact.Digest) (int64, error) {
-	_, size, err := locateBlob(ctx, b.d, d)
+	_, size, _, err := locateBlob(ctx, b.d, d)
 	if err != nil {
 		return 0, blobUnknown("", d, err)
 	}
@@ -108,18 +108,19 @@ type blobRef struct {
 // committed without a copy on a driver that cannot move, see
 // commitByReference). ErrNotFound if neither exists, or if the reference's
 // data is gone (a commit raced by a cancel can leave such a reference; it
-// is replaced by the next commit of the blob).
-func locateBlob(ctx context.Context, d Driver, dg artifact.Digest) (string, int64, error) {
+// is replaced by the next commit of the blob). refVersion is the version of
+// the reference read, "" when none was.
+func locateBlob(ctx context.Context, d Driver, dg artifact.Digest) (key string, size int64, refVersion string, err error) {
 	info, err := d.Stat(ctx, blobKey(dg))
 	if !errors.Is(err, ErrNotFound) {
-		return blobKey(dg), info.Size, err
+		return blobKey(dg), info.Size, "", err
 	}
 	var ref blobRef
-	if _, err := getJSON(ctx, d, blobRefKey(dg), &ref); err != nil {
-		return "", 0, err
+	if refVersion, err = getJSON(ctx, d, blobRefKey(dg), &ref); err != nil {
+		return "", 0, "", err
 	}
 	info, err = d.Stat(ctx, ref.Key)
-	return ref.Key, info.Size, err
+	return ref.Key, info.Size, refVersion, err
 }
 
 // getBlob reads the small blob dg whole (at most max bytes, else

@@ -144,31 +144,26 @@ func (u *Uploads) commitByMove(ctx context.Context, repo, id string, m Mover, d 
 // ErrUploadUnknown, and its data is left to whichever remove saw the
 // reference or not.
 func (u *Uploads) commitByReference(ctx context.Context, repo, id string, sum uploadSum) error {
+	ref, err := json.Marshal(blobRef{Key: sum.Data})
+	if err != nil {
+		return err
+	}
 	for {
-		_, _, err := locateBlob(ctx, u.d, sum.Digest)
+		_, _, version, err := locateBlob(ctx, u.d, sum.Digest)
 		if !errors.Is(err, ErrNotFound) {
 			if err != nil {
 				return err
 			}
-			break
+			break // stored already
 		}
-		var old blobRef
-		version, err := getJSON(ctx, u.d, blobRefKey(sum.Digest), &old)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		data, err := json.Marshal(blobRef{Key: sum.Data})
-		if err != nil {
-			return err
-		}
-		if _, err = u.d.PutIf(ctx, blobRefKey(sum.Digest), data, version); !errors.Is(err, ErrPreconditionFailed) {
+		if _, err = u.d.PutIf(ctx, blobRefKey(sum.Digest), ref, version); !errors.Is(err, ErrPreconditionFailed) {
 			if err != nil {
 				return err
 			}
 			break
 		}
 	}
-	_, err := u.d.Stat(ctx, uploadSumKey(id))
+	_, err = u.d.Stat(ctx, uploadSumKey(id))
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("%s upload %q was cancelled or committed meanwhile: %w", repo, id, ErrUploadUnknown)
 	}
