@@ -112,7 +112,13 @@ func (r *registry) do(t *testing.T, method, path string, body []byte, header ...
 		k, v, _ := strings.Cut(h, ": ")
 		req.Header.Add(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return send(t, http.DefaultClient, req)
+}
+
+// send sends req with hc and reads the whole response.
+func send(t *testing.T, hc *http.Client, req *http.Request) response {
+	t.Helper()
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,16 +36,11 @@ func startRedirecting(t *testing.T, auth *api.Auth) (open, redirecting *registry
 func (r *registry) getNoFollow(t *testing.T, path string) response {
 	t.Helper()
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Get(r.url + path)
+	req, err := http.NewRequest(http.MethodGet, r.url+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: body}
+	return send(t, hc, req)
 }
 
 // TestBlobRedirect: with RedirectBlobs on S3, a blob GET is a 307 to a
