@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 )
@@ -25,9 +24,8 @@ func (b *bench) verifyGroup(ctx context.Context, sizes []int64) error {
 
 // verifyOne pushes a bundle of size to a fresh normreg and times verify and pull.
 func (b *bench) verifyOne(ctx context.Context, size int64) error {
-	dir := filepath.Join(b.work, "in")
-	defer os.RemoveAll(dir)
-	f, err := genBundle(b.root, dir, size, uint64(size)+7)
+	f, remove, err := b.scratchBundle(size, uint64(size)+7)
+	defer remove()
 	if err != nil {
 		return err
 	}
@@ -47,9 +45,8 @@ func (b *bench) verifyOne(ctx context.Context, size int64) error {
 // dedupGroup pushes a bundle, then a second version changing only the
 // scaler, through a proxy that counts the request bytes regctl sends.
 func (b *bench) dedupGroup(ctx context.Context) error {
-	dir := filepath.Join(b.work, "in")
-	defer os.RemoveAll(dir)
-	f, err := genBundle(b.root, dir, 256<<20, 3)
+	f, remove, err := b.scratchBundle(256<<20, 3)
+	defer remove()
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,14 @@ func gen(args []string) error {
 	return err
 }
 
+// scratchBundle writes a bench bundle (genBundle, size and seed) into the
+// scratch directory "in", which remove deletes (also after an error).
+func (b *bench) scratchBundle(size int64, seed uint64) (f bundleFiles, remove func(), err error) {
+	dir := filepath.Join(b.work, "in")
+	f, err = genBundle(b.root, dir, size, seed)
+	return f, func() { os.RemoveAll(dir) }, err
+}
+
 // fixtureDir holds the PyTorch-written MLP the bench bundles grow from.
 const fixtureDir = "testdata/interop/mlp"
 

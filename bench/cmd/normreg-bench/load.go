@@ -21,9 +21,8 @@ func (b *bench) loadGroup(ctx context.Context, sizes []int64, repeat int) error 
 
 // loadSize is loadGroup for one weights size.
 func (b *bench) loadSize(ctx context.Context, size int64, repeat int) error {
-	dir := filepath.Join(b.work, "in")
-	defer os.RemoveAll(dir)
-	files, err := genBundle(b.root, dir, size, uint64(size))
+	files, remove, err := b.scratchBundle(size, uint64(size))
+	defer remove()
 	if err != nil {
 		return err
 	}

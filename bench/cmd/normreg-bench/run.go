@@ -126,9 +126,8 @@ func (b *bench) all(ctx context.Context, groups, sizes, verifySizes string, repe
 
 // sizeGroups runs the floor, the 2×2 and the S3 group on one weights file.
 func (b *bench) sizeGroups(ctx context.Context, size int64) error {
-	dir := filepath.Join(b.work, "in")
-	defer os.RemoveAll(dir)
-	files, err := genBundle(b.root, dir, size, uint64(size))
+	files, remove, err := b.scratchBundle(size, uint64(size))
+	defer remove()
 	if err != nil {
 		return err
 	}
