@@ -97,9 +97,9 @@ func (b *bench) all(ctx context.Context, groups, sizes, verifySizes string, repe
 	}
 	run := map[string]func() error{
 		"transfer": func() error {
-			for range repeat {
+			for round := range repeat {
 				for _, size := range ss {
-					if err := b.sizeGroups(ctx, size); err != nil {
+					if err := b.sizeGroups(ctx, size, round); err != nil {
 						return err
 					}
 				}
@@ -124,8 +124,9 @@ func (b *bench) all(ctx context.Context, groups, sizes, verifySizes string, repe
 	return nil
 }
 
-// sizeGroups runs the floor, the 2×2 and the S3 group on one weights file.
-func (b *bench) sizeGroups(ctx context.Context, size int64) error {
+// sizeGroups runs the floor, the 2×2 (in the order of round, see matrix)
+// and the S3 group on one weights file.
+func (b *bench) sizeGroups(ctx context.Context, size int64, round int) error {
 	files, remove, err := b.scratchBundle(size, uint64(size))
 	defer remove()
 	if err != nil {
@@ -135,7 +136,7 @@ func (b *bench) sizeGroups(ctx context.Context, size int64) error {
 	if err := b.floor(label, files); err != nil {
 		return err
 	}
-	if err := b.matrix(ctx, label, files); err != nil {
+	if err := b.matrix(ctx, label, files, round); err != nil {
 		return err
 	}
 	return b.s3Group(ctx, label, files)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -83,14 +84,28 @@ type serverStarter struct {
 }
 
 // matrix pushes and pulls the bundle with each client against a fresh
-// normreg (fs) and a fresh distribution.
-func (b *bench) matrix(ctx context.Context, label string, f bundleFiles) error {
-	servers := []serverStarter{{"normreg-fs", b.startNormregFS}, {"distribution", b.startDistribution}}
+// normreg (fs) and a fresh distribution. The four pairs take turns at
+// going first: round r starts with pair r (mod 4) and keeps their order.
+// A pair's times depend on where it runs: memory freed by the pair before
+// it (its registry's storage, its pulled files) is cheap to take again,
+// while memory the kernel has given back to this VM's host costs up to ~2 s
+// per GiB written (bench/RESULTS.md); without the turns the first pair
+// would always find the least freed memory and the last the most.
+func (b *bench) matrix(ctx context.Context, label string, f bundleFiles, round int) error {
+	type pair struct {
+		c client
+		s serverStarter
+	}
+	var pairs []pair
 	for _, c := range b.clients() {
-		for _, s := range servers {
-			if err := b.pushPull(ctx, label, c, s, f); err != nil {
-				return err
-			}
+		for _, s := range []serverStarter{{"normreg-fs", b.startNormregFS}, {"distribution", b.startDistribution}} {
+			pairs = append(pairs, pair{c, s})
+		}
+	}
+	first := round % len(pairs)
+	for _, p := range slices.Concat(pairs[first:], pairs[:first]) {
+		if err := b.pushPull(ctx, label, p.c, p.s, f); err != nil {
+			return err
 		}
 	}
 	return nil
