@@ -52,3 +52,17 @@ func TestReadHead(t *testing.T) {
 		t.Fatalf("readHead of a non-HTTP line = %q, want an error", got)
 	}
 }
+
+// TestTurn: every element goes first once in len(s) rounds, the order
+// otherwise kept, and s itself is left as it was.
+func TestTurn(t *testing.T) {
+	s := []string{"a", "b", "c", "d"}
+	for round, want := range []string{"abcd", "bcda", "cdab", "dabc", "abcd"} {
+		if got := strings.Join(turn(s, round), ""); got != want {
+			t.Errorf("turn(abcd, %d) = %s, want %s", round, got, want)
+		}
+	}
+	if strings.Join(s, "") != "abcd" {
+		t.Errorf("turn changed its argument to %v", s)
+	}
+}

@@ -124,8 +124,8 @@ func (b *bench) all(ctx context.Context, groups, sizes, verifySizes string, repe
 	return nil
 }
 
-// sizeGroups runs the floor, the 2×2 (in the order of round, see matrix)
-// and the S3 group on one weights file.
+// sizeGroups runs the floor, the 2×2 and the S3 group on one weights file,
+// their rows in round's turn (see matrix).
 func (b *bench) sizeGroups(ctx context.Context, size int64, round int) error {
 	files, remove, err := b.scratchBundle(size, uint64(size))
 	defer remove()
@@ -139,7 +139,7 @@ func (b *bench) sizeGroups(ctx context.Context, size int64, round int) error {
 	if err := b.matrix(ctx, label, files, round); err != nil {
 		return err
 	}
-	return b.s3Group(ctx, label, files)
+	return b.s3Group(ctx, label, files, round)
 }
 
 // parseSizes reads a comma-separated list of sizes such as "16MiB,1GiB".

@@ -55,8 +55,9 @@ func (c s3Config) client(ctx context.Context) (*s3.Client, error) {
 	}), nil
 }
 
-// s3Group measures normreg on S3 beside aws s3 cp and the direct SDK transfers.
-func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles) error {
+// s3Group measures normreg on S3 beside aws s3 cp and the direct SDK
+// transfers, the uploads and the downloads in round's turn (see matrix).
+func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles, round int) error {
 	defer b.s3Clean(ctx)
 	g := label + " s3"
 	srv, err := b.startNormregS3(ctx)
@@ -86,7 +87,8 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles) error 
 		{step{key: "normreg-pull", name: "pull regctl←normreg-s3 (--s3-redirect)", argv: b.clients()[0].pull(ref, out), out: out}, []string{k + "sdk-get", k + "aws-get"}, nil},
 		{step{key: "normreg-pull-proxied", name: "pull regctl←normreg-s3 (through the registry)", argv: b.clients()[0].pull(proxy.addr+"/bench/model:v1", out), out: out}, []string{k + "sdk-get", k + "aws-get"}, proxy},
 	}
-	for _, s := range steps {
+	// The three uploads, then the three downloads, take turns at going first.
+	for _, s := range slices.Concat(turn(steps[:3], round), turn(steps[3:6], round), steps[6:]) {
 		s.key, s.group = k+s.key, g
 		if err := b.measure(ctx, cmp.Or(s.via, srv), f, s.step); err != nil {
 			return err

@@ -77,6 +77,14 @@ func (b *bench) clients() []client {
 	}
 }
 
+// turn is s in round's turn: from element round (mod len(s)) on, then
+// the ones before it. Rows that would otherwise always run in one order
+// take turns at going first, round by round (see matrix).
+func turn[T any](s []T, round int) []T {
+	first := round % len(s)
+	return slices.Concat(s[first:], s[:first])
+}
+
 // serverStarter starts a fresh registry with its own empty storage.
 type serverStarter struct {
 	name  string
@@ -102,8 +110,7 @@ func (b *bench) matrix(ctx context.Context, label string, f bundleFiles, round i
 			pairs = append(pairs, pair{c, s})
 		}
 	}
-	first := round % len(pairs)
-	for _, p := range slices.Concat(pairs[first:], pairs[:first]) {
+	for _, p := range turn(pairs, round) {
 		if err := b.pushPull(ctx, label, p.c, p.s, f); err != nil {
 			return err
 		}
