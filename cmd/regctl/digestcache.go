@@ -6,16 +6,23 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/normreg/normreg/artifact"
 )
+
+// pruneEvery is how often a put looks through the cache for entries that
+// can never match again (their file is gone or has changed since).
+const pruneEvery = 24 * time.Hour
 
 // digestCache remembers the sha256 of files regctl has hashed, so a push of
 // an unchanged file learns its digest without reading it. Each entry is one
 // small JSON file (its fileKey and digest) in dir, named by the sha256 of
 // the key, written atomically (temp file + rename). A cache that cannot be
 // read or written is no cache: its errors are never fatal, and an entry that
-// is unreadable, corrupt or not for its key is ignored.
+// is unreadable, corrupt or not for its key is ignored. Entries that can no
+// longer match are removed once a day (pruneIfDue).
 type digestCache struct {
 	dir string
 }
@@ -97,9 +104,54 @@ func (c *digestCache) put(k fileKey, d artifact.Digest) {
 	}
 	defer os.Remove(tmp.Name())
 	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil && cerr == nil {
-		os.Rename(tmp.Name(), c.entryPath(k))
+	if cerr := tmp.Close(); err == nil && cerr == nil && os.Rename(tmp.Name(), c.entryPath(k)) == nil {
+		c.pruneIfDue(time.Now())
 	}
+}
+
+// pruneIfDue removes the entries that can no longer match (prune) when the
+// last pruning, the modification time of the stamp file beside the cache's
+// directory, is pruneEvery or more before now, or never happened.
+func (c *digestCache) pruneIfDue(now time.Time) {
+	stamp := c.dir + ".pruned"
+	if st, err := os.Stat(stamp); err == nil && now.Sub(st.ModTime()) < pruneEvery {
+		return
+	}
+	if os.WriteFile(stamp, nil, 0o600) != nil || os.Chtimes(stamp, now, now) != nil {
+		return
+	}
+	c.prune()
+}
+
+// prune removes every entry that is unreadable or corrupt, or whose file is
+// gone or no longer has the entry's key (an edited file never matches an
+// entry made before the edit). Temporary files of puts in progress are left.
+func (c *digestCache) prune() {
+	es, _ := os.ReadDir(c.dir)
+	for _, e := range es {
+		if path := filepath.Join(c.dir, e.Name()); !strings.HasPrefix(e.Name(), ".") && !matchesItsFile(path) {
+			os.Remove(path)
+		}
+	}
+}
+
+// matchesItsFile reports whether the entry at path is readable and names
+// its file as the file is now.
+func matchesItsFile(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var e cacheEntry
+	if json.Unmarshal(b, &e) != nil {
+		return false
+	}
+	st, err := os.Stat(e.Key.Path)
+	if err != nil {
+		return false
+	}
+	k, ok := statKey(e.Key.Path, st)
+	return ok && k == e.Key
 }
 
 // drop removes k's entry, if any.
