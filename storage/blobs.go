@@ -115,8 +115,8 @@ func locateBlob(ctx context.Context, d Driver, dg artifact.Digest) (key string, 
 	if !errors.Is(err, ErrNotFound) {
 		return blobKey(dg), info.Size, "", err
 	}
-	var ref blobRef
-	if refVersion, err = getJSON(ctx, d, blobRefKey(dg), &ref); err != nil {
+	ref, refVersion, err := getRef(ctx, d, dg)
+	if err != nil {
 		return "", 0, "", err
 	}
 	info, err = d.Stat(ctx, ref.Key)
@@ -130,8 +130,8 @@ func getBlob(ctx context.Context, d Driver, dg artifact.Digest, max int64) ([]by
 	if !errors.Is(err, ErrNotFound) {
 		return data, err
 	}
-	var ref blobRef
-	if _, err := getJSON(ctx, d, blobRefKey(dg), &ref); err != nil {
+	ref, _, err := getRef(ctx, d, dg)
+	if err != nil {
 		return nil, err
 	}
 	data, _, err = d.Get(ctx, ref.Key, max)
@@ -140,9 +140,15 @@ func getBlob(ctx context.Context, d Driver, dg artifact.Digest, max int64) ([]by
 
 // refersTo reports whether blob sum.Digest's reference names sum.Data.
 func refersTo(ctx context.Context, d Driver, sum uploadSum) (bool, error) {
-	var ref blobRef
-	_, err := getJSON(ctx, d, blobRefKey(sum.Digest), &ref)
+	ref, _, err := getRef(ctx, d, sum.Digest)
 	return err == nil && ref.Key == sum.Data, except(err, ErrNotFound)
+}
+
+// getRef reads blob dg's reference and its version; ErrNotFound if it has none.
+func getRef(ctx context.Context, d Driver, dg artifact.Digest) (blobRef, string, error) {
+	var ref blobRef
+	version, err := getJSON(ctx, d, blobRefKey(dg), &ref)
+	return ref, version, err
 }
 
 // blobUnknown turns ErrNotFound into ErrBlobUnknown and passes other errors.
