@@ -3,7 +3,6 @@ package fs_test
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -204,7 +203,7 @@ func TestCommitByReference(t *testing.T) {
 	if size, err := s.Blobs.Stat(ctx, "m", d); err != nil || size != int64(len(body)) {
 		t.Fatalf("Stat = %d, %v", size, err)
 	}
-	if got := readAll(t, s, d); got != body {
+	if got := storagetest.ReadBlob(t, s, "m", d, 0); got != body {
 		t.Fatalf("blob reads %d bytes, want %d", len(got), len(body))
 	}
 
@@ -305,26 +304,11 @@ func TestCommitRacingCancel(t *testing.T) {
 		if _, err := s.Uploads.Commit(ctx, "m", again, d, nil); err != nil {
 			t.Fatalf("Commit of the same bytes again: %v", err)
 		}
-		if got := readAll(t, s, d); got != "racing bytes" {
+		if got := storagetest.ReadBlob(t, s, "m", d, 0); got != "racing bytes" {
 			t.Fatalf("blob reads %q", got)
 		}
 	}
 	if data := files(t, root, "blobdata"); len(data) != 1 {
 		t.Fatalf("blob data after two commits of one blob: %q, want one", data)
 	}
-}
-
-// readAll reads blob d of repository "m" whole.
-func readAll(t *testing.T, s *storage.Store, d artifact.Digest) string {
-	t.Helper()
-	rc, _, err := s.Blobs.Open(context.Background(), "m", d, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -61,7 +61,7 @@ func testUploadOneChunk(t *testing.T, s *storage.Store) {
 	if n, err := s.Uploads.Commit(ctx, repo, id, d, strings.NewReader("")); err != nil || n != int64(len(content)) {
 		t.Fatalf("Commit = %d, %v", n, err)
 	}
-	if got := readBlob(t, s, repo, d, 0); got != content {
+	if got := ReadBlob(t, s, repo, d, 0); got != content {
 		t.Fatalf("committed blob = %q", got)
 	}
 	if _, err := s.Uploads.Size(ctx, repo, id); !errors.Is(err, storage.ErrUploadUnknown) {
@@ -71,7 +71,7 @@ func testUploadOneChunk(t *testing.T, s *storage.Store) {
 	if n, err := s.Uploads.Commit(ctx, "team/other", again, d, nil); err != nil || n != int64(len(content)) {
 		t.Fatalf("Commit of a blob already stored = %d, %v", n, err)
 	}
-	if got := readBlob(t, s, "team/other", d, 0); got != content {
+	if got := ReadBlob(t, s, "team/other", d, 0); got != content {
 		t.Fatalf("blob linked by the second Commit = %q", got)
 	}
 	if _, err := s.Uploads.Size(ctx, "team/other", again); !errors.Is(err, storage.ErrUploadUnknown) {
@@ -92,7 +92,7 @@ func testUploadFirstChunkEmpty(t *testing.T, s *storage.Store) {
 	if n, err := s.Uploads.Commit(ctx, "m", id, d, strings.NewReader("tail")); err != nil || n != 9 {
 		t.Fatalf("Commit with a final body = %d, %v", n, err)
 	}
-	if got := readBlob(t, s, "m", d, 0); got != "head tail" {
+	if got := ReadBlob(t, s, "m", d, 0); got != "head tail" {
 		t.Fatalf("committed blob = %q", got)
 	}
 }

@@ -54,7 +54,9 @@ func putBlob(t *testing.T, s *storage.Store, repo, content string) artifact.Dige
 	return d
 }
 
-func readBlob(t *testing.T, s *storage.Store, repo string, d artifact.Digest, offset int64) string {
+// ReadBlob reads blob d of repo from offset to its end, failing t unless it
+// gets as many bytes as Blobs.Open says there are.
+func ReadBlob(t *testing.T, s *storage.Store, repo string, d artifact.Digest, offset int64) string {
 	t.Helper()
 	rc, size, err := s.Blobs.Open(context.Background(), repo, d, offset)
 	if err != nil {
@@ -77,7 +79,7 @@ func testBlobs(t *testing.T, s *storage.Store) {
 		if err != nil || n != int64(len(content)) {
 			t.Fatalf("Put %s = %d, %v", alg, n, err)
 		}
-		if got := readBlob(t, s, "team/model", d, 8); got != content[8:] {
+		if got := ReadBlob(t, s, "team/model", d, 8); got != content[8:] {
 			t.Fatalf("read from 8: %q", got)
 		}
 		if size, err := s.Blobs.Stat(ctx, "team/model", d); err != nil || size != int64(len(content)) {
@@ -113,7 +115,7 @@ func testBlobs(t *testing.T, s *storage.Store) {
 	if err := s.Blobs.Delete(ctx, "other", d); !errors.Is(err, storage.ErrBlobUnknown) {
 		t.Errorf("second Delete: %v", err)
 	}
-	if got := readBlob(t, s, "team/model", d, 0); got != "scaler" {
+	if got := ReadBlob(t, s, "team/model", d, 0); got != "scaler" {
 		t.Errorf("Delete from one repository changed another's blob: %q", got)
 	}
 }
@@ -365,7 +367,7 @@ func testUploads(t *testing.T, s *storage.Store) {
 	if n, err := s.Uploads.Commit(ctx, "team/model", id, d, strings.NewReader("world")); err != nil || n != int64(len(want)) {
 		t.Fatalf("Commit = %d, %v", n, err)
 	}
-	if got := readBlob(t, s, "team/model", d, 0); got != want {
+	if got := ReadBlob(t, s, "team/model", d, 0); got != want {
 		t.Fatalf("committed blob = %q", got)
 	}
 	if _, err := s.Uploads.Size(ctx, "team/model", id); !errors.Is(err, storage.ErrUploadUnknown) {
