@@ -74,12 +74,8 @@ func (c *digestCache) get(k fileKey) (artifact.Digest, bool) {
 	if c == nil {
 		return "", false
 	}
-	b, err := os.ReadFile(c.entryPath(k))
-	if err != nil {
-		return "", false
-	}
-	var e cacheEntry
-	if json.Unmarshal(b, &e) != nil || e.Key != k {
+	e, ok := readEntry(c.entryPath(k))
+	if !ok || e.Key != k {
 		return "", false
 	}
 	d, err := artifact.ParseDigest(string(e.Digest))
@@ -87,6 +83,17 @@ func (c *digestCache) get(k fileKey) (artifact.Digest, bool) {
 		return "", false
 	}
 	return d, true
+}
+
+// readEntry reads the entry file at path; false if it is unreadable or
+// corrupt.
+func readEntry(path string) (cacheEntry, bool) {
+	var e cacheEntry
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &e) != nil {
+		return cacheEntry{}, false
+	}
+	return e, true
 }
 
 // put records d as k's digest, silently doing nothing when it cannot.
@@ -138,12 +145,8 @@ func (c *digestCache) prune() {
 // matchesItsFile reports whether the entry at path is readable and names
 // its file as the file is now.
 func matchesItsFile(path string) bool {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	var e cacheEntry
-	if json.Unmarshal(b, &e) != nil {
+	e, ok := readEntry(path)
+	if !ok {
 		return false
 	}
 	st, err := os.Stat(e.Key.Path)
