@@ -33,17 +33,17 @@ func (b *bench) loadSize(ctx context.Context, size int64, repeat int) error {
 	defer srv.stop()
 	g := "load " + sizeLabel(size)
 	key := "load/" + sizeLabel(size) + "/"
+	out := filepath.Join(b.work, "pulled")
+	regctl := b.clients()[0]
 	for range repeat {
-		for _, mode := range []struct{ key, name, flag string }{{"default", "pull (through the page cache, the default)", ""}, {"direct", "pull --direct", "--direct"}} {
+		for _, mode := range []struct {
+			key, name string
+			flags     []string
+		}{{"default", "pull (through the page cache, the default)", nil}, {"direct", "pull --direct", []string{"--direct"}}} {
 			if err := settle(); err != nil {
 				return err
 			}
-			out := filepath.Join(b.work, "pulled")
-			argv := []string{b.regctl, "pull", ref, "-o", out}
-			if mode.flag != "" {
-				argv = append(argv, mode.flag)
-			}
-			pull, err := runTimed(ctx, "", nil, argv...)
+			pull, err := runTimed(ctx, "", nil, append(regctl.pull(ref, out), mode.flags...)...)
 			if err != nil {
 				return err
 			}
