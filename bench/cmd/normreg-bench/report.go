@@ -162,7 +162,8 @@ func load(path string) (Report, error) {
 	return rep, nil
 }
 
-// compare prints, for every row in both runs A and B, how many times better B is than A.
+// compare prints, for every row in both runs A and B, how many times better
+// B is than A; runs with no row in common are an error.
 func compare(args []string) error {
 	if len(args) != 2 {
 		return fmt.Errorf("usage: normreg-bench compare A.json B.json")
@@ -179,13 +180,21 @@ func compare(args []string) error {
 	for _, r := range a.Rows {
 		old[r.Key] = r
 	}
+	var both []Row
+	for _, r := range b.Rows {
+		if _, ok := old[r.Key]; ok {
+			both = append(both, r)
+		}
+	}
+	if len(both) == 0 {
+		return fmt.Errorf("%s and %s have no rows in common (were they run with other --sizes or --groups?)", args[0], args[1])
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.Debug)
 	fmt.Fprintf(tw, "measurement\tA\tB\tB better by\t\n")
-	for _, r := range b.Rows {
-		if o, ok := old[r.Key]; ok {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.2fx\t\n", strings.TrimSpace(r.Group+" "+r.Name),
-				value(o.Value, o.Unit), value(r.Value, r.Unit), ratio(r.Value, o.Value, r.Unit))
-		}
+	for _, r := range both {
+		o := old[r.Key]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2fx\t\n", strings.TrimSpace(r.Group+" "+r.Name),
+			value(o.Value, o.Unit), value(r.Value, r.Unit), ratio(r.Value, o.Value, r.Unit))
 	}
 	return tw.Flush()
 }

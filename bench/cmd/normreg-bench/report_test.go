@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -64,5 +65,25 @@ func TestTurn(t *testing.T) {
 	}
 	if strings.Join(s, "") != "abcd" {
 		t.Errorf("turn changed its argument to %v", s)
+	}
+}
+
+// TestCompareNoCommonRows: comparing two runs that share no row (other
+// sizes) is an error that says so, not an empty table.
+func TestCompareNoCommonRows(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
+	for path, key := range map[string]string{a: "1GiB/pull/x", b: "80MiB/pull/x"} {
+		rep := &Report{}
+		rep.add(Row{Key: key, Name: "pull x", Value: 1, Unit: "s"})
+		if err := rep.save(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := compare([]string{a, b}); err == nil || !strings.Contains(err.Error(), "no rows in common") {
+		t.Fatalf("compare of runs with no common row: %v", err)
+	}
+	if err := compare([]string{a, a}); err != nil {
+		t.Fatalf("compare of a run with itself: %v", err)
 	}
 }
