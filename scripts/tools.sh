@@ -8,7 +8,7 @@
 #   registry      v3.1.2   CNCF distribution, for interop tests of regctl
 #   staticcheck   v0.8.2   the linter test.sh runs beside go vet (dead code, misuse)
 #
-# NORMREG_TOOLS_DIR overrides the cache (default ~/.cache/normreg-tools).
+# NORMREG_TOOLS_DIR overrides the cache (default $XDG_CACHE_HOME/normreg-tools, else ~/.cache/normreg-tools).
 set -euo pipefail
 
 DIR=${NORMREG_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/normreg-tools}
