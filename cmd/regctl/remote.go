@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/normreg/normreg/api/client"
 	"github.com/normreg/normreg/artifact"
@@ -27,12 +28,16 @@ type remoteBundle struct {
 type blobSink func(desc artifact.Descriptor) (io.WriteCloser, error)
 
 // checkRemote fetches the bundle REF names and runs every check on it. With
-// a sink, every blob (config and layers) is then streamed into it while its
-// digest is verified, unless the checks already refused the bundle; content
-// that does not match its digest is a digest-mismatch finding. Blobs are
-// streamed even when the checks could not run (an unreadable weights header),
-// so that a corrupt blob is reported as a refusal (digest-mismatch) rather
-// than as that error; the error is returned only when nothing refuses.
+// a sink, every blob (config and layers) is streamed into it while its
+// digest is verified, at the same time as the checks run, so that a pull
+// takes the time of its download rather than that of the checks' requests
+// plus the download; content that does not match its digest is a
+// digest-mismatch finding. When the checks refuse the bundle, the streaming
+// is cancelled and what it wrote counts for nothing (pull writes into a temp
+// dir it removes). Blobs are streamed even when the checks could not run (an
+// unreadable weights header), so that a corrupt blob is reported as a
+// refusal (digest-mismatch) rather than as that error; the error is returned
+// only when nothing refuses.
 func checkRemote(ctx context.Context, g *globalOptions, s string, opts manifest.CheckOptions, sink blobSink) (*remoteBundle, error) {
 	ref, c, err := g.connect(s)
 	if err != nil {
@@ -48,12 +53,20 @@ func checkRemote(ctx context.Context, g *globalOptions, s string, opts manifest.
 		return nil, registryError(ref.Host, fmt.Errorf("fetching %s: %w", ref, err))
 	}
 	rb.digest, rb.raw = desc.Digest, raw
+	var streamed func() (artifact.Findings, error)
+	if sink != nil {
+		sctx, cancel := context.WithCancel(ctx)
+		streamed = rb.startStream(sctx, sink)
+		defer func() { cancel(); streamed() }() // an early return stops and waits for the stream
+	}
 	var checkErr error
 	rb.view, rb.findings, checkErr = manifest.Check(ctx, raw, c.Fetcher(ref.Repo), opts)
-	if sink != nil && !rb.findings.Refused() {
-		if err := rb.stream(ctx, sink); err != nil {
+	if streamed != nil && !rb.findings.Refused() {
+		found, err := streamed()
+		if err != nil {
 			return nil, err
 		}
+		rb.findings = append(rb.findings, found...)
 	}
 	if checkErr != nil && !rb.findings.Refused() {
 		return nil, fmt.Errorf("checking %s: %w", ref, checkErr)
@@ -61,23 +74,53 @@ func checkRemote(ctx context.Context, g *globalOptions, s string, opts manifest.
 	return rb, nil
 }
 
-// stream copies every blob of the bundle into sink, verifying digests.
-func (rb *remoteBundle) stream(ctx context.Context, sink blobSink) error {
+// startStream starts copying every blob of the bundle into sink, each in
+// its own goroutine, verifying digests, and returns the function that waits
+// for them: it returns a digest-mismatch finding for each blob whose content
+// does not match, in manifest order, or the first other error (which
+// cancels the other copies). It may be called more than once.
+func (rb *remoteBundle) startStream(ctx context.Context, sink blobSink) func() (artifact.Findings, error) {
 	m, err := manifest.Parse("", rb.raw)
 	if err != nil {
-		return fmt.Errorf("%s: %w", rb.ref, err)
+		return func() (artifact.Findings, error) { return nil, fmt.Errorf("%s: %w", rb.ref, err) }
 	}
-	for _, desc := range append([]artifact.Descriptor{*m.Config}, m.Layers...) {
-		err := rb.copyBlob(ctx, desc, sink)
-		if errors.Is(err, artifact.ErrDigestMismatch) || errors.Is(err, artifact.ErrSizeMismatch) {
-			rb.findings = append(rb.findings, artifact.DigestMismatchFinding("blob", desc.Digest, err))
-			continue
-		}
-		if err != nil {
-			return registryError(rb.ref.Host, err)
-		}
+	ctx, cancel := context.WithCancel(ctx)
+	blobs := append([]artifact.Descriptor{*m.Config}, m.Layers...)
+	errs := make([]error, len(blobs))
+	var wg sync.WaitGroup
+	for i, desc := range blobs {
+		wg.Go(func() {
+			errs[i] = rb.copyBlob(ctx, desc, sink)
+			if errs[i] != nil && !isMismatch(errs[i]) {
+				cancel()
+			}
+		})
 	}
-	return nil
+	return sync.OnceValues(func() (artifact.Findings, error) {
+		wg.Wait()
+		cancel()
+		var found artifact.Findings
+		var first error // the first error in manifest order, one that is not a cancellation if any
+		for i, err := range errs {
+			switch {
+			case err == nil:
+			case isMismatch(err):
+				found = append(found, artifact.DigestMismatchFinding("blob", blobs[i].Digest, err))
+			case first == nil || errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled):
+				first = err
+			}
+		}
+		if first != nil {
+			return nil, registryError(rb.ref.Host, first)
+		}
+		return found, nil
+	})
+}
+
+// isMismatch reports whether err is a blob's content not matching its
+// descriptor.
+func isMismatch(err error) bool {
+	return errors.Is(err, artifact.ErrDigestMismatch) || errors.Is(err, artifact.ErrSizeMismatch)
 }
 
 // copyBlob streams one blob into sink, verifying it.
