@@ -85,10 +85,11 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles, round 
 		{step{key: "sdk-get", name: "direct SDK parallel ranged download", argv: b.s3Self("s3get", out), out: out}, nil, nil},
 		{step{key: "aws-get", name: "aws s3 cp (down)", argv: b.awsCp(b.s3URL(), out), out: out}, nil, nil},
 		{step{key: "normreg-pull", name: "pull regctl←normreg-s3 (--s3-redirect)", argv: b.clients()[0].pull(ref, out), out: out}, []string{k + "sdk-get", k + "aws-get"}, nil},
+		{step{key: "normreg-pull-direct", name: "pull regctl←normreg-s3 (--s3-redirect, --direct)", argv: append(b.clients()[0].pull(ref, out), "--direct"), out: out}, []string{k + "sdk-get", k + "aws-get"}, nil},
 		{step{key: "normreg-pull-proxied", name: "pull regctl←normreg-s3 (through the registry)", argv: b.clients()[0].pull(proxy.addr+"/bench/model:v1", out), out: out}, []string{k + "sdk-get", k + "aws-get"}, proxy},
 	}
-	// The three uploads, then the three downloads, take turns at going first.
-	for _, s := range slices.Concat(turn(steps[:3], round), turn(steps[3:6], round), steps[6:]) {
+	// The three uploads, then the four downloads, take turns at going first.
+	for _, s := range slices.Concat(turn(steps[:3], round), turn(steps[3:7], round), steps[7:]) {
 		s.key, s.group = k+s.key, g
 		if err := b.measure(ctx, cmp.Or(s.via, srv), f, s.step); err != nil {
 			return err
