@@ -2,8 +2,11 @@ package writeback
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -43,5 +46,38 @@ func TestSyncDir(t *testing.T) {
 	}
 	if err := SyncDir(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
 		t.Fatalf("SyncDir of a missing directory: %v, want not-exist", err)
+	}
+}
+
+// TestWritePieces: a write larger than the piece goes down in pieces of at
+// most that size, bytes in order; the first error stops it, with the count
+// of bytes written before it.
+func TestWritePieces(t *testing.T) {
+	p := make([]byte, 100_000)
+	for i := range p {
+		p[i] = byte(i % 251)
+	}
+	var got bytes.Buffer
+	var sizes []int
+	record := func(b []byte) (int, error) { sizes = append(sizes, len(b)); return got.Write(b) }
+	if n, err := writePieces(record, p, 32<<10); n != len(p) || err != nil || !bytes.Equal(got.Bytes(), p) {
+		t.Fatalf("writePieces: %d, %v, %d bytes equal: %v; want all %d", n, err, got.Len(), bytes.Equal(got.Bytes(), p), len(p))
+	}
+	if want := []int{32 << 10, 32 << 10, 32 << 10, 100_000 - 3*(32<<10)}; !slices.Equal(sizes, want) {
+		t.Errorf("pieces %v, want %v", sizes, want)
+	}
+	full := errors.New("disk full")
+	calls := 0
+	failSecond := func(b []byte) (int, error) {
+		if calls++; calls == 2 {
+			return 10, full
+		}
+		return len(b), nil
+	}
+	if n, err := writePieces(failSecond, p, 32<<10); n != 32<<10+10 || err != full {
+		t.Errorf("writePieces with the second write failing: %d, %v; want %d, %v", n, err, 32<<10+10, full)
+	}
+	if n, err := writePieces(func([]byte) (int, error) { return 0, nil }, p, 32<<10); n != 0 || err != io.ErrShortWrite {
+		t.Errorf("writePieces with a write that takes nothing: %d, %v; want 0, io.ErrShortWrite", n, err)
 	}
 }
