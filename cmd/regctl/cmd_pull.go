@@ -32,15 +32,16 @@ func newPullCommand(g *globalOptions) *command {
 	fs.StringVar(&opts.out, "o", "", "directory to write the bundle's files into (must not exist or be empty)")
 	fs.BoolVar(&opts.direct, "direct", false, "write files of 64 MiB or more with direct I/O, bypassing the page cache")
 	return &command{
-		name: "pull", usage: "pull REF -o DIR [--direct]  verify everything, then write files; on refusal write nothing", flags: fs,
+		name: "pull", usage: "pull REF -o DIR [--direct]  verify everything, then put the files in DIR; on refusal write nothing", flags: fs,
 		run: func(ctx context.Context, args []string) error { return runPull(ctx, *opts, args) },
 	}
 }
 
-// runPull checks the bundle REF names, downloads its files into a temp dir
-// beside DIR verifying every digest, and only then renames it to DIR and
-// prints DIR. A refusal (exit 3) or error leaves nothing behind; files and
-// directories are fsynced before the rename, so DIR survives a crash whole.
+// runPull checks the bundle REF names while it downloads its files into a
+// temp dir beside DIR, verifying every digest, and only then renames the
+// temp dir to DIR and prints DIR. A refusal (exit 3) or error leaves nothing
+// behind; files and directories are fsynced before the rename, so DIR
+// survives a crash whole.
 func runPull(ctx context.Context, opts pullOptions, args []string) error {
 	if err := wantArgs("pull", args, 1); err != nil {
 		return err
