@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -266,6 +267,21 @@ func TestList(t *testing.T) {
 	for _, tt := range tests {
 		if got := list(tt.items); got != tt.want {
 			t.Errorf("list(%v) = %q, want %q", tt.items, got, tt.want)
+		}
+	}
+}
+
+// TestIsMismatch: wrapped digest and size mismatches are mismatches, other
+// errors and nil are not.
+func TestIsMismatch(t *testing.T) {
+	for err, want := range map[error]bool{
+		fmt.Errorf("blob: %w", ErrDigestMismatch): true,
+		fmt.Errorf("blob: %w", ErrSizeMismatch):   true,
+		errors.New("connection reset"):            false,
+		nil:                                       false,
+	} {
+		if got := IsMismatch(err); got != want {
+			t.Errorf("IsMismatch(%v) = %v, want %v", err, got, want)
 		}
 	}
 }

@@ -31,6 +31,12 @@ var (
 	ErrSizeMismatch = errors.New("size mismatch")
 )
 
+// IsMismatch reports whether err is content that does not match its
+// descriptor: it wraps ErrDigestMismatch or ErrSizeMismatch.
+func IsMismatch(err error) bool {
+	return errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrSizeMismatch)
+}
+
 // Algorithm names a supported hash function.
 type Algorithm string
 

@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -48,7 +47,7 @@ func Check(ctx context.Context, manifestBytes []byte, f Fetcher, opts CheckOptio
 	}
 	var fs artifact.Findings
 	raw, err := readVerified(ctx, f, *v.Manifest.Config, MaxConfigSize)
-	if mismatch(err) {
+	if artifact.IsMismatch(err) {
 		return v, append(fs, artifact.DigestMismatchFinding("config", v.Manifest.Config.Digest, err)), nil
 	}
 	if err != nil {
@@ -172,7 +171,7 @@ func (v *View) readScaler(ctx context.Context, f Fetcher) artifact.Findings {
 	raw, err := readVerified(ctx, f, *v.Scaler, MaxScalerSize)
 	if err != nil {
 		v.Bundle.ScalerReadErr = err
-		if mismatch(err) {
+		if artifact.IsMismatch(err) {
 			return artifact.Findings{artifact.DigestMismatchFinding("scaler layer", v.Scaler.Digest, err)}
 		}
 		return nil
@@ -188,7 +187,7 @@ func (v *View) readBNStats(ctx context.Context, f Fetcher) (artifact.Findings, e
 		return nil, nil
 	}
 	raw, err := readVerified(ctx, f, *v.BNStats, MaxBNStatsSize)
-	if mismatch(err) {
+	if artifact.IsMismatch(err) {
 		return artifact.Findings{artifact.DigestMismatchFinding("bnstats layer", v.BNStats.Digest, err)}, nil
 	}
 	if err != nil {
@@ -207,7 +206,7 @@ func (v *View) readParent(ctx context.Context, f Fetcher) artifact.Findings {
 		return nil
 	}
 	v.Bundle.Parent, v.ParentErr = ParentFacts(ctx, f, d)
-	if mismatch(v.ParentErr) {
+	if artifact.IsMismatch(v.ParentErr) {
 		return artifact.Findings{artifact.DigestMismatchFinding("parent bundle", d, v.ParentErr)}
 	}
 	return nil
@@ -234,9 +233,4 @@ func ParentFacts(ctx context.Context, f Fetcher, d artifact.Digest) (*artifact.P
 	}
 	p.BN, err = ParseBNStats(bn)
 	return p, err
-}
-
-// mismatch reports whether err is content not matching its descriptor.
-func mismatch(err error) bool {
-	return errors.Is(err, artifact.ErrDigestMismatch) || errors.Is(err, artifact.ErrSizeMismatch)
 }

@@ -91,7 +91,7 @@ func (rb *remoteBundle) startStream(ctx context.Context, sink blobSink) func() (
 	for i, desc := range blobs {
 		wg.Go(func() {
 			errs[i] = rb.copyBlob(ctx, desc, sink)
-			if errs[i] != nil && !isMismatch(errs[i]) {
+			if errs[i] != nil && !artifact.IsMismatch(errs[i]) {
 				cancel()
 			}
 		})
@@ -104,7 +104,7 @@ func (rb *remoteBundle) startStream(ctx context.Context, sink blobSink) func() (
 		for i, err := range errs {
 			switch {
 			case err == nil:
-			case isMismatch(err):
+			case artifact.IsMismatch(err):
 				found = append(found, artifact.DigestMismatchFinding("blob", blobs[i].Digest, err))
 			case first == nil || errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled):
 				first = err
@@ -115,12 +115,6 @@ func (rb *remoteBundle) startStream(ctx context.Context, sink blobSink) func() (
 		}
 		return found, nil
 	})
-}
-
-// isMismatch reports whether err is a blob's content not matching its
-// descriptor.
-func isMismatch(err error) bool {
-	return errors.Is(err, artifact.ErrDigestMismatch) || errors.Is(err, artifact.ErrSizeMismatch)
 }
 
 // copyBlob streams one blob into sink, verifying it.
