@@ -55,9 +55,9 @@ func checkRemote(ctx context.Context, g *globalOptions, s string, opts manifest.
 	rb.digest, rb.raw = desc.Digest, raw
 	var streamed func() (artifact.Findings, error)
 	if sink != nil {
-		sctx, cancel := context.WithCancel(ctx)
-		streamed = rb.startStream(sctx, sink)
-		defer func() { cancel(); streamed() }() // an early return stops and waits for the stream
+		var stop func()
+		streamed, stop = rb.startStream(ctx, sink)
+		defer func() { stop(); streamed() }() // an early return stops and waits for the stream
 	}
 	var checkErr error
 	rb.view, rb.findings, checkErr = manifest.Check(ctx, raw, c.Fetcher(ref.Repo), opts)
@@ -76,13 +76,14 @@ func checkRemote(ctx context.Context, g *globalOptions, s string, opts manifest.
 
 // startStream starts copying every blob of the bundle into sink, each in
 // its own goroutine, verifying digests, and returns the function that waits
-// for them: it returns a digest-mismatch finding for each blob whose content
-// does not match, in manifest order, or the first other error (which
-// cancels the other copies). It may be called more than once.
-func (rb *remoteBundle) startStream(ctx context.Context, sink blobSink) func() (artifact.Findings, error) {
+// for them and the one that cancels them. wait returns a digest-mismatch
+// finding for each blob whose content does not match, in manifest order, or
+// the first other error (which cancels the other copies); it may be called
+// more than once.
+func (rb *remoteBundle) startStream(ctx context.Context, sink blobSink) (wait func() (artifact.Findings, error), stop func()) {
 	m, err := manifest.Parse("", rb.raw)
 	if err != nil {
-		return func() (artifact.Findings, error) { return nil, fmt.Errorf("%s: %w", rb.ref, err) }
+		return func() (artifact.Findings, error) { return nil, fmt.Errorf("%s: %w", rb.ref, err) }, func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	blobs := append([]artifact.Descriptor{*m.Config}, m.Layers...)
@@ -114,7 +115,7 @@ func (rb *remoteBundle) startStream(ctx context.Context, sink blobSink) func() (
 			return nil, registryError(rb.ref.Host, first)
 		}
 		return found, nil
-	})
+	}), cancel
 }
 
 // copyBlob streams one blob into sink, verifying it.
