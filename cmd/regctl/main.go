@@ -58,13 +58,23 @@ func run(ctx context.Context, args []string, g *globalOptions) int {
 // dispatch finds the command named by args[0], parses its flags and runs it.
 func dispatch(ctx context.Context, args []string, g *globalOptions) error {
 	cmds := commands(g)
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(g.stderr, cmds)
 		return usageError("no command given")
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(g.stdout, cmds)
+		return nil
 	}
 	for _, c := range cmds {
 		if c.name == args[0] {
 			pos, err := parseFlags(c, args[1:])
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(g.stdout, "usage: regctl %s\n", c.usage)
+				c.flags.SetOutput(g.stdout)
+				c.flags.PrintDefaults()
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -85,14 +95,15 @@ func usage(w io.Writer, cmds []*command) {
 }
 
 // parseFlags parses c's flags wherever they appear among args (so
-// "pull REF -o DIR" works) and returns the positional arguments.
+// "pull REF -o DIR" works) and returns the positional arguments, or
+// flag.ErrHelp for -h or --help.
 func parseFlags(c *command, args []string) ([]string, error) {
 	c.flags.SetOutput(io.Discard)
 	var pos []string
 	for {
 		if err := c.flags.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, usageError("usage: regctl %s", c.usage)
+				return nil, err
 			}
 			return nil, usageError("%v (usage: regctl %s)", err, c.usage)
 		}

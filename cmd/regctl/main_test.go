@@ -38,6 +38,31 @@ func TestUsageErrorsExit1(t *testing.T) {
 	}
 }
 
+// TestHelpExits0 shows that asking for help is not an error: the usage
+// goes to stdout and regctl exits 0; a command's help lists its flags.
+func TestHelpExits0(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"help"}, []string{"regctl pull REF -o DIR", "regctl push REF --weights F"}},
+		{[]string{"--help"}, []string{"regctl verify REF"}},
+		{[]string{"-h"}, []string{"regctl serve"}},
+		{[]string{"pull", "--help"}, []string{"usage: regctl pull REF -o DIR", "-direct", "-o string"}},
+		{[]string{"push", "m:t", "-h"}, []string{"usage: regctl push REF", "-weights string"}},
+	} {
+		r := regctl(t, map[string]string{}, "", tc.args...)
+		if r.code != exitOK || r.stderr != "" {
+			t.Errorf("regctl %v: exit %d, stderr %q; want exit 0 and nothing on stderr", tc.args, r.code, r.stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("regctl %v: stdout %q lacks %q", tc.args, r.stdout, w)
+			}
+		}
+	}
+}
+
 func TestNoRegistryHost(t *testing.T) {
 	r := regctl(t, map[string]string{}, "", "resolve", "team/model:v1")
 	if r.code != exitError || !strings.Contains(r.stderr, "REGCTL_REGISTRY is unset") {
