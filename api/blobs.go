@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -78,27 +77,21 @@ func (s *server) blobRedirect(c echo.Context, repo string, d artifact.Digest) er
 // large, so a GiB costs a thousand syscalls each way, not 32 thousand.
 const copyBufferSize = 1 << 20
 
-// sendBody writes n bytes of rc as the response body and counts them in
-// res.Size. A file (the fs driver's reader) goes by the connection's
-// ReadFrom, which sends it with sendfile; other readers through a buffer
-// of at most copyBufferSize.
+// sendBody writes n bytes of rc as the response body, through a buffer of
+// at most copyBufferSize, and counts them in res.Size. Not by sendfile, even
+// from a file: on loopback its page-cache-backed packets cost the receiver
+// more system time than the registry saves (bench/RESULTS.md, change 24).
 func sendBody(res *echo.Response, rc io.Reader, n int64) error {
 	if n == 0 {
 		return nil
 	}
-	src := io.LimitReader(rc, n)
-	var sent int64
-	var err error
-	if _, file := rc.(syscall.Conn); file {
-		sent, err = io.Copy(res.Writer, src)
-	} else {
-		sent, err = io.CopyBuffer(writerOnly{res.Writer}, src, make([]byte, min(n, copyBufferSize)))
-	}
+	sent, err := io.CopyBuffer(writerOnly{res.Writer}, io.LimitReader(rc, n), make([]byte, min(n, copyBufferSize)))
 	res.Size += sent
 	return err
 }
 
-// writerOnly hides a writer's ReadFrom, whose copy buffer is small.
+// writerOnly hides a writer's ReadFrom, which would copy in 32 KiB steps or
+// by sendfile.
 type writerOnly struct{ io.Writer }
 
 // parseRange reads a single-range "bytes=first-last", "bytes=first-" or
