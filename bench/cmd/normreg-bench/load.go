@@ -40,7 +40,7 @@ func (b *bench) loadSize(ctx context.Context, size int64, repeat int) error {
 			key, name string
 			flags     []string
 		}{{"default", "pull (through the page cache, the default)", nil}, {"direct", "pull --direct", []string{"--direct"}}} {
-			if err := settle(); err != nil {
+			if err := b.settle(size); err != nil {
 				return err
 			}
 			pull, err := runTimed(ctx, "", nil, append(regctl.pull(ref, out), mode.flags...)...)

@@ -7,6 +7,7 @@
 //	normreg-bench gen -size 1GiB -o DIR [-root CHECKOUT]   (a bench bundle, for profiling by hand)
 //	normreg-bench resolve -url URL [-c 32] [-d 3s] [-lat FILE]   (the tag-resolve load alone; the run group starts it so)
 //	normreg-bench s3put|s3get -file F -key K   (children of run: the direct SDK transfers)
+//	normreg-bench warm BYTES   (a child of run: warms memory before a row, see warmMemory)
 //
 // run needs the S3 variables scripts/s3.sh prints (NORMREG_TEST_S3_ENDPOINT,
 // NORMREG_TEST_S3_BUCKET, AWS_*). Everything listens on 127.0.0.1 only.
@@ -32,7 +33,7 @@ func main() {
 // dispatch runs the subcommand args[0] with the rest of args.
 func dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: normreg-bench run|compare|gen|resolve|s3put|s3get [flags]")
+		return errors.New("usage: normreg-bench run|compare|gen|resolve|s3put|s3get|warm [flags]")
 	}
 	switch args[0] {
 	case "run":
@@ -47,6 +48,8 @@ func dispatch(ctx context.Context, args []string) error {
 		return s3Transfer(ctx, args[1:], s3Put)
 	case "s3get":
 		return s3Transfer(ctx, args[1:], s3Get)
+	case "warm":
+		return warm(args[1:])
 	}
 	return fmt.Errorf("unknown subcommand %q", args[0])
 }

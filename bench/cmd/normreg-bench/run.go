@@ -21,7 +21,8 @@ type bench struct {
 	self     string // this binary (children run its s3put/s3get)
 	s3       s3Config
 	rep      Report
-	caches   int // digest-cache directories made (coldCache)
+	caches   int  // digest-cache directories made (coldCache)
+	warm     bool // warm memory before each transfer row (settle)
 }
 
 // runBench parses run's flags, runs every group and prints and saves the table.
@@ -38,6 +39,7 @@ func runBench(ctx context.Context, args []string) error {
 	groups := fl.String("groups", groupNames, "groups to run, comma-separated")
 	repeat := fl.Int("repeat", 1, "run the transfer group this many times; its rows give the median")
 	jsonOut := fl.String("json", "bench.json", "where to write the report as JSON")
+	fl.BoolVar(&b.warm, "warm", true, "before each transfer row, touch and free as much memory as it writes (see warmMemory); false: a row finds memory as the rows before it left it")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -77,6 +79,9 @@ func (b *bench) setup() error {
 		}
 	}
 	b.rep.Machine = machine()
+	if !b.warm {
+		b.rep.Machine += ", -warm=false"
+	}
 	// regctl's digest cache goes under the scratch directory, not the user's.
 	return os.Setenv("XDG_CACHE_HOME", filepath.Join(b.work, "cache"))
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -24,7 +25,7 @@ func mbps(size int64, seconds float64) float64 { return float64(size) / seconds 
 // floor measures one sha256 pass plus a plain copy (cp, then sync) of the
 // weights on the same disk: the least any verified transfer can cost.
 func (b *bench) floor(label string, f bundleFiles) error {
-	if err := settle(); err != nil {
+	if err := b.settle(f.size); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -191,11 +192,10 @@ type step struct {
 	out string
 }
 
-// measure runs s against srv, after flushing dirty pages so that every row
-// starts from the same page-cache state, and records its time, MB/s and
-// both peak RSS.
+// measure runs s against srv, after settle so that every row starts from
+// the same memory state, and records its time, MB/s and both peak RSS.
 func (b *bench) measure(ctx context.Context, srv *server, f bundleFiles, s step) error {
-	if err := settle(); err != nil {
+	if err := b.settle(f.size); err != nil {
 		return err
 	}
 	if s.env == nil {
@@ -217,9 +217,18 @@ func (b *bench) measure(ctx context.Context, srv *server, f bundleFiles, s step)
 }
 
 // settle writes every dirty page to disk (sync), so a row does not pay for
-// the writeback of the one before.
-func settle() error {
-	_, err := runTimed(context.Background(), "", nil, "sync")
+// the writeback of the one before, and with -warm (the default) warms as
+// much memory as a row writing size bytes takes into the page cache.
+func (b *bench) settle(size int64) error {
+	if _, err := runTimed(context.Background(), "", nil, "sync"); err != nil {
+		return err
+	}
+	if !b.warm {
+		return nil
+	}
+	// In a child of its own: a process's peak RSS (the rows' client RSS)
+	// is inherited by the children it starts after it.
+	_, err := runTimed(context.Background(), "", nil, b.self, "warm", strconv.FormatInt(size+size/8, 10))
 	return err
 }
 
