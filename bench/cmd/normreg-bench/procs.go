@@ -80,19 +80,33 @@ func (s *server) resetPeak() error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.cmd.Process.Pid), []byte("5"), 0)
 }
 
-// peakMiB is the server's peak RSS since the last resetPeak, in MiB.
+// peakMiB is the server's peak RSS since the last resetPeak, in MiB (-1
+// when it cannot be read).
 func (s *server) peakMiB() float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	kb, err := procKB(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid), "VmHWM")
 	if err != nil {
 		return -1
 	}
+	return float64(kb) / 1024
+}
+
+// procKB is the value of the line "key: N kB" of a /proc file such as
+// /proc/meminfo or /proc/PID/status, in KiB.
+func procKB(path, key string) (int64, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
 	for line := range strings.Lines(string(raw)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %s %q: %w", path, key, strings.TrimSpace(v), err)
+			}
+			return kb, nil
 		}
 	}
-	return -1
+	return 0, fmt.Errorf("%s has no %s line", path, key)
 }
 
 // timed is the wall time and peak RSS of one client command.
