@@ -22,7 +22,7 @@ type bench struct {
 	s3       s3Config
 	rep      Report
 	caches   int  // digest-cache directories made (coldCache)
-	warm     bool // warm memory before each transfer row (settle)
+	warm     bool // warm memory before each measured row (settle)
 }
 
 // runBench parses run's flags, runs every group and prints and saves the table.
@@ -39,7 +39,7 @@ func runBench(ctx context.Context, args []string) error {
 	groups := fl.String("groups", groupNames, "groups to run, comma-separated")
 	repeat := fl.Int("repeat", 1, "run the transfer group this many times; its rows give the median")
 	jsonOut := fl.String("json", "bench.json", "where to write the report as JSON")
-	fl.BoolVar(&b.warm, "warm", true, "before each transfer row, touch and free as much memory as it writes (see warmMemory); false: a row finds memory as the rows before it left it")
+	fl.BoolVar(&b.warm, "warm", true, "before each measured row, touch and free as much memory as it writes (see warmMemory); false: a row finds memory as the rows before it left it")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
