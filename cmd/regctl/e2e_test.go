@@ -108,7 +108,8 @@ func deployScript(t *testing.T, reg registry) {
 // that pull and verify refuse with digest-mismatch and pull writes nothing.
 func corruptAndPull(t *testing.T, reg registry, env map[string]string, pinned, weights string) {
 	data, _ := os.ReadFile(weights)
-	path := reg.blobFile(artifact.FromBytes(artifact.SHA256, data))
+	stored := artifact.FromBytes(artifact.SHA256, data)
+	path := reg.blobFile(stored)
 	data[len(data)-1] ^= 0xff
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatalf("corrupting the stored blob: %v", err)
@@ -118,6 +119,9 @@ func corruptAndPull(t *testing.T, reg registry, env map[string]string, pinned, w
 	r := regctl(t, env, "", "pull", pinned, "-o", out).must(t, exitRefused, "pull of a corrupted bundle")
 	if !strings.Contains(r.stderr, "refuse digest-mismatch:") || r.stdout != "" {
 		t.Fatalf("pull of a corrupted bundle: stderr %q stdout %q; want a digest-mismatch finding", r.stderr, r.stdout)
+	}
+	if n := strings.Count(r.stderr, "blob "+stored.String()); n != 1 {
+		t.Fatalf("pull of a corrupted bundle named the blob %d times, want once: %q", n, r.stderr)
 	}
 	if left, _ := os.ReadDir(parent); len(left) != 0 {
 		t.Fatalf("a refused pull left %v behind", left)

@@ -108,7 +108,7 @@ func (rb *remoteBundle) startStream(ctx context.Context, sink blobSink) (wait fu
 			case artifact.IsMismatch(err):
 				found = append(found, artifact.DigestMismatchFinding("blob", blobs[i].Digest, err))
 			case first == nil || errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled):
-				first = err
+				first = fmt.Errorf("blob %s: %w", blobs[i].Digest, err)
 			}
 		}
 		if first != nil {
@@ -118,7 +118,8 @@ func (rb *remoteBundle) startStream(ctx context.Context, sink blobSink) (wait fu
 	}), cancel
 }
 
-// copyBlob streams one blob into sink, verifying it.
+// copyBlob streams one blob into sink, verifying it. Its errors do not name
+// the blob: startStream names it once, in the finding or the error.
 func (rb *remoteBundle) copyBlob(ctx context.Context, desc artifact.Descriptor, sink blobSink) error {
 	w, err := sink(desc)
 	if err != nil {
@@ -127,17 +128,14 @@ func (rb *remoteBundle) copyBlob(ctx context.Context, desc artifact.Descriptor, 
 	rc, err := rb.c.FetchBlob(ctx, rb.ref.Repo, desc)
 	if err != nil {
 		w.Close()
-		return fmt.Errorf("fetching %s: %w", desc.Digest, err)
+		return err
 	}
 	defer rc.Close()
 	_, err = io.Copy(w, rb.g.progress("fetch", desc, rc))
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return fmt.Errorf("blob %s: %w", desc.Digest, err)
-	}
-	return nil
+	return err
 }
 
 // discard is a sink that verifies and keeps nothing.
