@@ -126,7 +126,7 @@ func listed(args []string) string {
 // wantArgs checks the number of positional arguments.
 func wantArgs(c string, args []string, n int) error {
 	if len(args) != n {
-		return usageError("%s takes %d argument(s), got %d%s (regctl with no arguments lists the commands)", c, n, len(args), listed(args))
+		return usageError("%s takes %d argument(s), got %d%s (regctl %s --help shows its usage)", c, n, len(args), listed(args), c)
 	}
 	return nil
 }

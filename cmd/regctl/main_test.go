@@ -18,7 +18,7 @@ func TestUsageErrorsExit1(t *testing.T) {
 	}{
 		{nil, "no command given"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
-		{[]string{"resolve"}, "resolve takes 1 argument(s), got 0"},
+		{[]string{"resolve"}, "resolve takes 1 argument(s), got 0 (regctl resolve --help shows its usage)"},
 		{[]string{"resolve", "Bad/Name"}, "invalid repository name"},
 		{[]string{"resolve", "m:t", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"push", "m:t"}, "push needs --weights"},
