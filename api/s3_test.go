@@ -1,12 +1,17 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/normreg/normreg/api/client/registrytest"
+	"github.com/normreg/normreg/artifact"
 	"github.com/normreg/normreg/storage"
 	"github.com/normreg/normreg/storage/s3"
 )
@@ -15,6 +20,11 @@ import (
 // NORMREG_TEST_S3_ENDPOINT and NORMREG_TEST_S3_BUCKET name (eval "$(scripts/s3.sh start)"),
 // or an unavailable backend when they are not set.
 func s3Backend(t *testing.T) backend {
+	return s3BackendWith(t, func(*s3.Config) {})
+}
+
+// s3BackendWith is s3Backend with its config changed by tune.
+func s3BackendWith(t *testing.T, tune func(*s3.Config)) backend {
 	endpoint, bucket := os.Getenv("NORMREG_TEST_S3_ENDPOINT"), os.Getenv("NORMREG_TEST_S3_BUCKET")
 	if endpoint == "" || bucket == "" {
 		return backend{name: "s3", unavailable: `no S3 server: NORMREG_TEST_S3_ENDPOINT and NORMREG_TEST_S3_BUCKET are unset (eval "$(scripts/s3.sh start)")`}
@@ -23,6 +33,7 @@ func s3Backend(t *testing.T) backend {
 		Bucket: bucket, Endpoint: endpoint, Region: os.Getenv("AWS_REGION"),
 		Prefix: fmt.Sprintf("api-test/%s-%d", t.Name(), time.Now().UnixNano()),
 	}
+	tune(&cfg)
 	return backend{name: "s3", driver: func(t *testing.T) storage.Driver {
 		d, err := s3.New(context.Background(), cfg)
 		if err != nil {
@@ -30,4 +41,34 @@ func s3Backend(t *testing.T) backend {
 		}
 		return d
 	}}
+}
+
+// TestStreamedUploadSinglePut: with single-put-max, a blob sent as one
+// PATCH of known length beyond a part is stored with one PutObject (its
+// object's ETag is a plain MD5, not a multipart ETag ending in -N), and
+// committed by reference as any streamed upload.
+func TestStreamedUploadSinglePut(t *testing.T) {
+	b := s3BackendWith(t, func(cfg *s3.Config) { cfg.PartSize, cfg.SinglePutMax = s3.MinPartSize, 4*s3.MinPartSize })
+	if b.unavailable != "" {
+		registrytest.Unavailable(t, "%s", b.unavailable)
+	}
+	r := b.start(t)
+	data := bytes.Repeat([]byte("single put "), s3.MinPartSize/10)
+	d := artifact.FromBytes(artifact.SHA256, data)
+	loc := r.patchWhole(t, "team/model", data)
+	r.do(t, "PUT", loc+"?digest="+d.String(), nil).expect(t, 201, "")
+	r.expectBlob(t, "team/model", d, data)
+	drv, ctx := b.driver(t), context.Background()
+	ref, _, err := drv.Get(ctx, "blobrefs/sha256/"+d.Hex(), 1<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blobRef struct{ Key string }
+	if err := json.Unmarshal(ref, &blobRef); err != nil {
+		t.Fatalf("blob reference %q: %v", ref, err)
+	}
+	info, err := drv.Stat(ctx, blobRef.Key)
+	if err != nil || info.Size != int64(len(data)) || strings.Contains(info.Version, "-") {
+		t.Fatalf("the blob's data %s: %+v, %v; want %d bytes stored by one PutObject", blobRef.Key, info, err, len(data))
+	}
 }

@@ -85,7 +85,8 @@ func (s *server) uploadPatch(c echo.Context, r route) error {
 	if err != nil {
 		return err
 	}
-	size, err := s.store.Uploads.Append(c.Request().Context(), r.name, r.ref, offset, c.Request().Body)
+	req := c.Request()
+	size, err := s.store.Uploads.Append(req.Context(), r.name, r.ref, offset, req.ContentLength, req.Body)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ type uploadSum struct {
 // ErrRangeInvalid and leaves nothing behind, and the sum describes the chunk
 // for as long as it exists. An empty r stores nothing. It returns the
 // chunk's size.
-func (u *Uploads) appendFirst(ctx context.Context, id string, r io.Reader) (int64, error) {
+func (u *Uploads) appendFirst(ctx context.Context, id string, size int64, r io.Reader) (int64, error) {
 	m, moves := u.d.(Mover)
 	staged := blobDataKey(uuid.NewString())
 	if moves {
@@ -57,7 +57,7 @@ func (u *Uploads) appendFirst(ctx context.Context, id string, r io.Reader) (int6
 	}
 	h := sha256.New()
 	cr := &artifact.CountingReader{R: io.TeeReader(r, h)}
-	if err := u.d.Put(ctx, staged, cr, -1); err != nil {
+	if err := putFresh(ctx, u.d, staged, cr, size); err != nil {
 		return 0, err
 	}
 	if cr.N == 0 {

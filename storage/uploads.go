@@ -91,29 +91,30 @@ func (u *Uploads) dataEnd(ctx context.Context, id string) (int64, time.Time, err
 }
 
 // Append adds r's bytes at offset, which must equal the session's current
-// size (else ErrRangeInvalid), and returns the new size. The first chunk
+// size (else ErrRangeInvalid), and returns the new size. size is r's length
+// when known (a request's Content-Length), or -1. The first chunk
 // (offset 0) is hashed with sha256 while it is stored, so that Commit can
 // put it in place without a copy (see appendFirst).
-func (u *Uploads) Append(ctx context.Context, repo, id string, offset int64, r io.Reader) (int64, error) {
-	size, err := u.Size(ctx, repo, id)
+func (u *Uploads) Append(ctx context.Context, repo, id string, offset, size int64, r io.Reader) (int64, error) {
+	held, err := u.Size(ctx, repo, id)
 	if err != nil {
 		return 0, err
 	}
-	if offset != size {
-		return size, fmt.Errorf("upload %s holds %d bytes, chunk starts at %d: %w", id, size, offset, ErrRangeInvalid)
+	if offset != held {
+		return held, fmt.Errorf("upload %s holds %d bytes, chunk starts at %d: %w", id, held, offset, ErrRangeInvalid)
 	}
 	var n int64
 	if offset == 0 {
-		n, err = u.appendFirst(ctx, id, r)
+		n, err = u.appendFirst(ctx, id, size, r)
 	} else {
 		cr := &artifact.CountingReader{R: r}
-		err = u.d.Put(ctx, uploadDir(id)+chunkName(offset), cr, -1)
+		err = u.d.Put(ctx, uploadDir(id)+chunkName(offset), cr, size)
 		n = cr.N
 	}
 	if err != nil {
-		return size, err
+		return held, err
 	}
-	return size + n, u.stillOpen(ctx, repo, id)
+	return held + n, u.stillOpen(ctx, repo, id)
 }
 
 // stillOpen checks, after a chunk was stored, that session id was not

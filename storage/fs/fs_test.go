@@ -87,7 +87,7 @@ func TestFirstChunkRace(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range writers {
 			wg.Go(func() {
-				_, errs[i] = s.Uploads.Append(ctx, "m", id, 0, strings.NewReader(strings.Repeat(strconv.Itoa(i), 1<<16)))
+				_, errs[i] = s.Uploads.Append(ctx, "m", id, 0, -1, strings.NewReader(strings.Repeat(strconv.Itoa(i), 1<<16)))
 			})
 		}
 		wg.Wait()
@@ -136,7 +136,7 @@ func TestChunkOfCancelledSession(t *testing.T) {
 			s, id := newSession(t, d)
 			ctx := context.Background()
 			if offset > 0 {
-				if _, err := s.Uploads.Append(ctx, "m", id, 0, strings.NewReader("first")); err != nil {
+				if _, err := s.Uploads.Append(ctx, "m", id, 0, -1, strings.NewReader("first")); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -145,7 +145,7 @@ func TestChunkOfCancelledSession(t *testing.T) {
 					t.Errorf("Cancel: %v", err)
 				}
 			}}
-			if _, err := s.Uploads.Append(ctx, "m", id, offset, chunk); !errors.Is(err, storage.ErrUploadUnknown) {
+			if _, err := s.Uploads.Append(ctx, "m", id, offset, -1, chunk); !errors.Is(err, storage.ErrUploadUnknown) {
 				t.Fatalf("%s: chunk at %d of a session cancelled meanwhile: %v, want ErrUploadUnknown", name, offset, err)
 			}
 			if left := files(t, root, "uploads", "blobdata"); len(left) > 0 {
@@ -183,7 +183,7 @@ func TestCommitByReference(t *testing.T) {
 	ctx := context.Background()
 	body := strings.Repeat("weights ", 1<<14)
 	d := artifact.FromBytes(artifact.SHA256, []byte(body))
-	if _, err := s.Uploads.Append(ctx, "m", id, 0, strings.NewReader(body)); err != nil {
+	if _, err := s.Uploads.Append(ctx, "m", id, 0, -1, strings.NewReader(body)); err != nil {
 		t.Fatal(err)
 	}
 	data := files(t, root, "blobdata")
@@ -208,12 +208,12 @@ func TestCommitByReference(t *testing.T) {
 	}
 
 	_, again := newSession(t, noMove{newDriver(t, root)})
-	s.Uploads.Append(ctx, "m", again, 0, strings.NewReader(body))
+	s.Uploads.Append(ctx, "m", again, 0, -1, strings.NewReader(body))
 	if _, err := s.Uploads.Commit(ctx, "m", again, d, nil); err != nil {
 		t.Fatalf("Commit of a blob stored already: %v", err)
 	}
 	_, cancelled := newSession(t, noMove{newDriver(t, root)})
-	s.Uploads.Append(ctx, "m", cancelled, 0, strings.NewReader("abandoned"))
+	s.Uploads.Append(ctx, "m", cancelled, 0, -1, strings.NewReader("abandoned"))
 	if err := s.Uploads.Cancel(ctx, "m", cancelled); err != nil {
 		t.Fatal(err)
 	}
@@ -222,8 +222,8 @@ func TestCommitByReference(t *testing.T) {
 	}
 
 	_, two := newSession(t, noMove{newDriver(t, root)})
-	s.Uploads.Append(ctx, "m", two, 0, strings.NewReader("head "))
-	s.Uploads.Append(ctx, "m", two, 5, strings.NewReader("tail"))
+	s.Uploads.Append(ctx, "m", two, 0, -1, strings.NewReader("head "))
+	s.Uploads.Append(ctx, "m", two, 5, -1, strings.NewReader("tail"))
 	d2 := artifact.FromBytes(artifact.SHA256, []byte("head tail"))
 	if n, err := s.Uploads.Commit(ctx, "m", two, d2, nil); err != nil || n != 9 {
 		t.Fatalf("Commit of two chunks = %d, %v", n, err)
@@ -237,7 +237,7 @@ func TestCommitByReference(t *testing.T) {
 
 	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}`
 	_, up := newSession(t, noMove{newDriver(t, root)})
-	s.Uploads.Append(ctx, "m", up, 0, strings.NewReader(manifest))
+	s.Uploads.Append(ctx, "m", up, 0, -1, strings.NewReader(manifest))
 	md := artifact.FromBytes(artifact.SHA256, []byte(manifest))
 	if _, err := s.Uploads.Commit(ctx, "m", up, md, nil); err != nil {
 		t.Fatal(err)
@@ -282,7 +282,7 @@ func TestCommitRacingCancel(t *testing.T) {
 		}
 		rd.cancel = func() {}
 	}
-	if _, err := s.Uploads.Append(ctx, "m", id, 0, strings.NewReader("racing bytes")); err != nil {
+	if _, err := s.Uploads.Append(ctx, "m", id, 0, -1, strings.NewReader("racing bytes")); err != nil {
 		t.Fatal(err)
 	}
 	d := artifact.FromBytes(artifact.SHA256, []byte("racing bytes"))
@@ -300,7 +300,7 @@ func TestCommitRacingCancel(t *testing.T) {
 	}
 	for range 2 {
 		_, again := newSession(t, rd)
-		s.Uploads.Append(ctx, "m", again, 0, strings.NewReader("racing bytes"))
+		s.Uploads.Append(ctx, "m", again, 0, -1, strings.NewReader("racing bytes"))
 		if _, err := s.Uploads.Commit(ctx, "m", again, d, nil); err != nil {
 			t.Fatalf("Commit of the same bytes again: %v", err)
 		}

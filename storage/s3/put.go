@@ -14,6 +14,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/normreg/normreg/storage"
 )
 
 // Put implements storage.Driver. It reads up to one part into a buffer; a
@@ -32,6 +34,80 @@ func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) e
 		Body: bytes.NewReader(first), ContentLength: aws.Int64(int64(len(first))),
 	})
 	return mapErr(key, err)
+}
+
+// PutFresh implements storage.FreshPutter. A stream longer than a part of
+// known size up to Config.SinglePutMax is streamed as the body of one
+// PutObject, not buffered: S3 stores the object once, where a multipart
+// upload's parts are assembled into it afterwards (on servers that keep
+// objects as files, such as versitygw, a second write of every byte). Any
+// other goes through Put. The request cannot be retried. If it fails, the
+// body was broken off incomplete (see exactReader); S3 stores nothing, but
+// a server may store the incomplete body anyway (versitygw does), even after
+// PutFresh has returned. So the request carries If-None-Match: *, and a
+// failed one is followed by an empty placeholder put under the same
+// condition, which such a late write then cannot replace; if the
+// placeholder finds an object there, that object is deleted.
+func (d *Driver) PutFresh(ctx context.Context, key string, r io.Reader, size int64) error {
+	if size < 0 {
+		return d.Put(ctx, key, r, size)
+	}
+	body := &exactReader{r: r, left: size, size: size}
+	if size <= d.partSize || size > d.singlePutMax {
+		return d.Put(ctx, key, body, size)
+	}
+	_, err := d.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &d.bucket, Key: aws.String(d.key(key)), IfNoneMatch: aws.String("*"),
+		Body: body, ContentLength: aws.Int64(size),
+	}, unsignedPayload)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("put %s: %w", key, cmp.Or(body.err, err))
+	// The request context may be done; the clean-up must still happen.
+	ctx = context.WithoutCancel(ctx)
+	_, perr := d.PutIf(ctx, key, nil, "")
+	if errors.Is(perr, storage.ErrPreconditionFailed) {
+		perr = d.Delete(ctx, key)
+	}
+	return errors.Join(err, perr)
+}
+
+// exactReader yields the size bytes of r and makes sure r ends there before
+// it yields the last of them: when r fails at its end instead (a verifying
+// reader's digest mismatch), runs shorter or runs longer, the request body
+// is broken off incomplete. err is what broke it off.
+type exactReader struct {
+	r          io.Reader
+	left, size int64
+	err        error
+}
+
+// Read implements io.Reader.
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.err != nil || e.left == 0 {
+		return 0, cmp.Or(e.err, io.EOF)
+	}
+	n, err := e.r.Read(p[:min(int64(len(p)), e.left)])
+	e.left -= int64(n)
+	switch {
+	case err == nil && e.left == 0:
+		var one [1]byte
+		if m, end := io.ReadFull(e.r, one[:]); m > 0 {
+			err = fmt.Errorf("stream is longer than the declared %d bytes", e.size)
+		} else if !errors.Is(end, io.EOF) {
+			err = end
+		}
+	case errors.Is(err, io.EOF) && e.left > 0:
+		err = fmt.Errorf("stream ended %d bytes short of the declared %d", e.left, e.size)
+	case errors.Is(err, io.EOF):
+		err = nil
+	}
+	if err != nil {
+		e.err = err
+		return 0, err
+	}
+	return n, nil
 }
 
 // smallBuffer is where a stream of unknown size is read first, so that small

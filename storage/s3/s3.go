@@ -31,6 +31,7 @@ const (
 	DefaultPartSize    = 16 << 20
 	DefaultConcurrency = 4
 	MinPartSize        = 5 << 20 // S3's smallest part but the last
+	MaxPutObject       = 5 << 30 // S3's largest object sent with one PutObject
 )
 
 // Config says where the objects are and how large writes are sent.
@@ -41,9 +42,12 @@ type Config struct {
 	Region      string // "" for the SDK's default chain (AWS_REGION, profile)
 	PartSize    int64  // multipart part size in bytes; 0 for DefaultPartSize
 	Concurrency int    // parts in flight (and part buffers) per Put; 0 for DefaultConcurrency
+	// SinglePutMax is the largest object of known size that PutFresh streams
+	// as one PutObject (at most MaxPutObject); 0 for none: all go as Put.
+	SinglePutMax int64
 }
 
-// ParseURL reads s3://BUCKET[/PREFIX][?endpoint=URL&region=R&part-size=BYTES&concurrency=N].
+// ParseURL reads s3://BUCKET[/PREFIX][?endpoint=URL&region=R&part-size=BYTES&concurrency=N&single-put-max=BYTES].
 func ParseURL(s string) (Config, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -55,6 +59,9 @@ func ParseURL(s string) (Config, error) {
 	q := u.Query()
 	cfg := Config{Bucket: u.Host, Prefix: strings.Trim(u.Path, "/"), Endpoint: q.Get("endpoint"), Region: q.Get("region")}
 	if cfg.PartSize, err = intParam(q, "part-size"); err != nil {
+		return Config{}, err
+	}
+	if cfg.SinglePutMax, err = intParam(q, "single-put-max"); err != nil {
 		return Config{}, err
 	}
 	concurrency, err := intParam(q, "concurrency")
@@ -77,17 +84,19 @@ func intParam(q url.Values, name string) (int64, error) {
 
 // Driver stores objects in an S3 bucket.
 type Driver struct {
-	client      *s3.Client
-	presign     *s3.PresignClient // for PresignGet, with client's endpoint and path style
-	bucket      string
-	prefix      string // "" or ending in "/"
-	partSize    int64
-	concurrency int
+	client       *s3.Client
+	presign      *s3.PresignClient // for PresignGet, with client's endpoint and path style
+	bucket       string
+	prefix       string // "" or ending in "/"
+	partSize     int64
+	singlePutMax int64
+	concurrency  int
 }
 
 var (
-	_ storage.Driver     = (*Driver)(nil)
-	_ storage.Redirector = (*Driver)(nil)
+	_ storage.Driver      = (*Driver)(nil)
+	_ storage.Redirector  = (*Driver)(nil)
+	_ storage.FreshPutter = (*Driver)(nil)
 )
 
 // New connects to the bucket with credentials from the SDK's default chain
@@ -116,6 +125,9 @@ func newDriver(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.PartSize < MinPartSize {
 		return nil, fmt.Errorf("s3 storage: part size %d is below S3's minimum %d", cfg.PartSize, MinPartSize)
 	}
+	if cfg.SinglePutMax > MaxPutObject {
+		return nil, fmt.Errorf("s3 storage: single-put-max %d is above S3's largest PutObject, %d", cfg.SinglePutMax, int64(MaxPutObject))
+	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
@@ -140,7 +152,7 @@ func newDriver(ctx context.Context, cfg Config) (*Driver, error) {
 	if prefix != "" {
 		prefix += "/"
 	}
-	return &Driver{client: client, presign: s3.NewPresignClient(client), bucket: cfg.Bucket, prefix: prefix, partSize: cfg.PartSize, concurrency: cfg.Concurrency}, nil
+	return &Driver{client: client, presign: s3.NewPresignClient(client), bucket: cfg.Bucket, prefix: prefix, partSize: cfg.PartSize, singlePutMax: cfg.SinglePutMax, concurrency: cfg.Concurrency}, nil
 }
 
 // describe explains why the bucket could not be reached.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -32,18 +33,27 @@ func testConfig(t *testing.T) Config {
 	return Config{Bucket: bucket, Endpoint: endpoint, Prefix: "test-" + rand.Text(), PartSize: storagetest.PartSize, Concurrency: 2}
 }
 
+// TestDriver runs the driver contract without and with single-put-max (of
+// three parts), so that PutFresh streams objects of known size beyond a part
+// as one PutObject.
 func TestDriver(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Driver {
-		d, err := New(context.Background(), testConfig(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			noPendingUploads(t, d)
-			removeAll(t, d)
+	for _, singlePutMax := range []int64{0, 3 * storagetest.PartSize} {
+		t.Run(fmt.Sprint("single-put-max=", singlePutMax), func(t *testing.T) {
+			storagetest.Run(t, func(t *testing.T) storage.Driver {
+				cfg := testConfig(t)
+				cfg.SinglePutMax = singlePutMax
+				d, err := New(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					noPendingUploads(t, d)
+					removeAll(t, d)
+				})
+				return d
+			})
 		})
-		return d
-	})
+	}
 }
 
 // noPendingUploads fails the test if a multipart upload under d's prefix
@@ -98,17 +108,27 @@ func TestNewNamesTheProblem(t *testing.T) {
 }
 
 func TestParseURL(t *testing.T) {
-	cfg, err := ParseURL("s3://models/reg/prod?endpoint=http://127.0.0.1:9070&region=eu-west-1&part-size=8388608&concurrency=2")
-	want := Config{Bucket: "models", Prefix: "reg/prod", Endpoint: "http://127.0.0.1:9070", Region: "eu-west-1", PartSize: 8 << 20, Concurrency: 2}
+	cfg, err := ParseURL("s3://models/reg/prod?endpoint=http://127.0.0.1:9070&region=eu-west-1&part-size=8388608&concurrency=2&single-put-max=1073741824")
+	want := Config{Bucket: "models", Prefix: "reg/prod", Endpoint: "http://127.0.0.1:9070", Region: "eu-west-1", PartSize: 8 << 20, Concurrency: 2, SinglePutMax: 1 << 30}
 	if err != nil || cfg != want {
 		t.Fatalf("ParseURL = %+v, %v; want %+v", cfg, err, want)
 	}
 	if cfg, err := ParseURL("s3://models"); err != nil || cfg != (Config{Bucket: "models"}) {
 		t.Fatalf("bucket only: %+v, %v", cfg, err)
 	}
-	for _, bad := range []string{"file:///x", "s3:///prefix", "s3://b?concurrency=0", "s3://b?part-size=big"} {
+	for _, bad := range []string{"file:///x", "s3:///prefix", "s3://b?concurrency=0", "s3://b?part-size=big", "s3://b?single-put-max=-1"} {
 		if _, err := ParseURL(bad); err == nil {
 			t.Errorf("ParseURL(%q) accepted", bad)
 		}
+	}
+}
+
+func TestSinglePutMaxBound(t *testing.T) {
+	ctx := context.Background()
+	if _, err := newDriver(ctx, Config{Bucket: "b", SinglePutMax: MaxPutObject}); err != nil {
+		t.Errorf("single-put-max of 5 GiB: %v", err)
+	}
+	if _, err := newDriver(ctx, Config{Bucket: "b", SinglePutMax: MaxPutObject + 1}); err == nil || !strings.Contains(err.Error(), "single-put-max") {
+		t.Errorf("single-put-max beyond 5 GiB: %v", err)
 	}
 }

@@ -19,7 +19,7 @@ func runDriver(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
 	checks := []check[storage.Driver]{
 		{"RoundTrip", testRoundTrip},
 		{"OpenOffset", testOpenOffset},
-		{"LargeUnknownLength", testLargeUnknownLength},
+		{"LargeObjects", testLargeObjects},
 		{"FailingReader", testFailingReader},
 		{"NotFound", testNotFound},
 		{"TooLarge", testTooLarge},
@@ -30,6 +30,9 @@ func runDriver(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
 	}
 	if _, ok := newDriver(t).(storage.Mover); ok {
 		checks = append(checks, check[storage.Driver]{"Move", testMove})
+	}
+	if _, ok := newDriver(t).(storage.FreshPutter); ok {
+		checks = append(checks, check[storage.Driver]{"PutFresh", testPutFresh})
 	}
 	runTests(t, newDriver, checks)
 }
@@ -98,13 +101,18 @@ func testOpenOffset(t *testing.T, d storage.Driver) {
 	}
 }
 
-// testLargeUnknownLength round-trips streams of unknown length around and
-// beyond one part, and reads them from an offset in their last part.
-func testLargeUnknownLength(t *testing.T, d storage.Driver) {
-	for i, size := range []int64{PartSize / 2, PartSize, 2*PartSize + 12345} {
+// testLargeObjects round-trips streams around and beyond one part, of
+// unknown and of known length, and reads them from an offset in their last
+// part.
+func testLargeObjects(t *testing.T, d storage.Driver) {
+	for i, size := range []int64{PartSize / 2, PartSize, 2*PartSize + 12345, -(PartSize + 1), -(2*PartSize + 12345)} {
+		declared := int64(-1)
+		if size < 0 { // negative: the size is declared
+			size, declared = -size, -size
+		}
 		key := fmt.Sprint("big/", size)
-		if err := d.Put(context.Background(), key, newStream(byte(i), size), -1); err != nil {
-			t.Fatalf("Put %d bytes: %v", size, err)
+		if err := d.Put(context.Background(), key, newStream(byte(i), size), declared); err != nil {
+			t.Fatalf("Put %d bytes (declared %d): %v", size, declared, err)
 		}
 		if info, err := d.Stat(context.Background(), key); err != nil || info.Size != size {
 			t.Fatalf("Stat = %+v, %v; want size %d", info, err, size)
@@ -131,9 +139,13 @@ func testFailingReader(t *testing.T, d storage.Driver) {
 	put(t, d, "keep", "old")
 	for _, n := range []int64{100, PartSize + 100, 2*PartSize + 100} {
 		for _, key := range []string{"keep", "fresh"} {
-			err := d.Put(ctx, key, &failingReader{r: newStream(2, n), err: boom}, -1)
-			if !errors.Is(err, boom) {
-				t.Fatalf("Put %s failing after %d bytes = %v, want the reader's error", key, n, err)
+			// Failing where the stream ends, of unknown or of declared length:
+			// as a verifying reader does on a digest mismatch.
+			for _, declared := range []int64{-1, n} {
+				err := d.Put(ctx, key, &failingReader{r: newStream(2, n), err: boom}, declared)
+				if !errors.Is(err, boom) {
+					t.Fatalf("Put %s failing after %d bytes (declared %d) = %v, want the reader's error", key, n, declared, err)
+				}
 			}
 		}
 		if got := readAll(t, d, "keep", 0); got != "old" {
@@ -340,4 +352,47 @@ func (c *cancelingReader) Read(p []byte) (int, error) {
 		c.cancel()
 	}
 	return n, err
+}
+
+// testPutFresh round-trips objects of known and unknown size through
+// PutFresh and checks that a stream failing at its end, or shorter or longer
+// than declared, gives an error and leaves no data under its key (at most an
+// empty object).
+func testPutFresh(t *testing.T, d storage.Driver) {
+	ctx := context.Background()
+	f := d.(storage.FreshPutter)
+	for i, c := range []struct{ size, declared int64 }{{100, 100}, {PartSize + 1, PartSize + 1}, {2*PartSize + 12345, 2*PartSize + 12345}, {2*PartSize + 1, -1}} {
+		key := fmt.Sprint("fresh/", i)
+		if err := f.PutFresh(ctx, key, newStream(byte(i), c.size), c.declared); err != nil {
+			t.Fatalf("PutFresh %d bytes (declared %d): %v", c.size, c.declared, err)
+		}
+		rc, err := d.Open(ctx, key, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, n := sumOf(t, rc)
+		rc.Close()
+		if got != first(sumOf(t, newStream(byte(i), c.size))) || n != c.size {
+			t.Fatalf("PutFresh %d bytes (declared %d): read back %d bytes with another hash", c.size, c.declared, n)
+		}
+	}
+	boom := errors.New("client went away")
+	const size = 2*PartSize + 7
+	for _, c := range []struct {
+		name string
+		r    io.Reader
+		want func(error) bool
+	}{
+		{"failing at its end", &failingReader{r: newStream(1, size), err: boom}, func(err error) bool { return errors.Is(err, boom) }},
+		{"one byte short", newStream(1, size-1), func(err error) bool { return err != nil && strings.Contains(err.Error(), "short of the declared") }},
+		{"one byte long", newStream(1, size+1), func(err error) bool { return err != nil && strings.Contains(err.Error(), "longer than the declared") }},
+	} {
+		key := "broken/" + strings.ReplaceAll(c.name, " ", "-")
+		if err := f.PutFresh(ctx, key, c.r, size); !c.want(err) {
+			t.Errorf("PutFresh of a stream %s = %v", c.name, err)
+		}
+		if info, err := d.Stat(ctx, key); !errors.Is(err, storage.ErrNotFound) && (err != nil || info.Size != 0) {
+			t.Errorf("PutFresh of a stream %s left data: %+v, %v", c.name, info, err)
+		}
+	}
 }

@@ -45,7 +45,7 @@ func testUploadOneChunk(t *testing.T, s *storage.Store) {
 	const repo, content = "team/model", "one chunk, committed"
 	d := digestOf(artifact.SHA256, content)
 	id := appendOne(t, s, repo, content)
-	if _, err := s.Uploads.Append(ctx, repo, id, 0, strings.NewReader("again")); !errors.Is(err, storage.ErrRangeInvalid) {
+	if _, err := s.Uploads.Append(ctx, repo, id, 0, -1, strings.NewReader("again")); !errors.Is(err, storage.ErrRangeInvalid) {
 		t.Fatalf("a second chunk at 0: %v", err)
 	}
 	wrong := digestOf(artifact.SHA256, "other")
@@ -85,7 +85,7 @@ func testUploadOneChunk(t *testing.T, s *storage.Store) {
 func testUploadFirstChunkEmpty(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	id := appendOne(t, s, "m", "")
-	if n, err := s.Uploads.Append(ctx, "m", id, 0, strings.NewReader("head ")); err != nil || n != 5 {
+	if n, err := s.Uploads.Append(ctx, "m", id, 0, -1, strings.NewReader("head ")); err != nil || n != 5 {
 		t.Fatalf("Append at 0 after an empty chunk = %d, %v", n, err)
 	}
 	d := digestOf(artifact.SHA256, "head tail")
@@ -97,6 +97,41 @@ func testUploadFirstChunkEmpty(t *testing.T, s *storage.Store) {
 	}
 }
 
+// testUploadLargeChunk checks a session's first chunk of declared length
+// beyond a part (which an S3 driver with single-put-max streams with one
+// PutObject): one that breaks off at its end stores nothing and leaves the
+// session empty, a whole one is committed.
+func testUploadLargeChunk(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	const repo, size = "team/model", 2*PartSize + 3
+	id, err := s.Uploads.Start(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("client went away")
+	if _, err := s.Uploads.Append(ctx, repo, id, 0, size, &failingReader{r: newStream(6, size), err: boom}); !errors.Is(err, boom) {
+		t.Fatalf("Append of a chunk failing at its end: %v", err)
+	}
+	if n, err := s.Uploads.Size(ctx, repo, id); err != nil || n != 0 {
+		t.Fatalf("Size after a failed first chunk = %d, %v", n, err)
+	}
+	if n, err := s.Uploads.Append(ctx, repo, id, 0, size, newStream(6, size)); err != nil || n != size {
+		t.Fatalf("Append = %d, %v", n, err)
+	}
+	d := streamDigest(t, 6, size)
+	if n, err := s.Uploads.Commit(ctx, repo, id, d, nil); err != nil || n != size {
+		t.Fatalf("Commit = %d, %v", n, err)
+	}
+	rc, _, err := s.Blobs.Open(ctx, repo, d, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got, n := sumOf(t, rc); got != first(sumOf(t, newStream(6, size))) || n != size {
+		t.Fatalf("committed blob: %d bytes with another hash", n)
+	}
+}
+
 // appendOne starts a session in repo and appends content at 0.
 func appendOne(t *testing.T, s *storage.Store, repo, content string) string {
 	t.Helper()
@@ -105,7 +140,7 @@ func appendOne(t *testing.T, s *storage.Store, repo, content string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.Uploads.Append(ctx, repo, id, 0, strings.NewReader(content)); err != nil || n != int64(len(content)) {
+	if n, err := s.Uploads.Append(ctx, repo, id, 0, -1, strings.NewReader(content)); err != nil || n != int64(len(content)) {
 		t.Fatalf("Append = %d, %v", n, err)
 	}
 	return id

@@ -28,6 +28,7 @@ func runStores(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
 		{"TagMovers", testTagMovers},
 		{"Uploads", testUploads},
 		{"UploadOneChunk", testUploadOneChunk},
+		{"UploadLargeChunk", testUploadLargeChunk},
 		{"UploadFirstChunkEmpty", testUploadFirstChunkEmpty},
 		{"UploadExpire", testUploadExpire},
 		{"InvalidNames", testInvalidNames},
@@ -134,6 +135,8 @@ func testBlobMismatch(t *testing.T, s *storage.Store) {
 		{"sha512", digestOf(artifact.SHA512, "good"), 4, func() io.Reader { return strings.NewReader("evil") }, artifact.ErrDigestMismatch},
 		{"short", digestOf(artifact.SHA256, "good"), 5, func() io.Reader { return strings.NewReader("good") }, artifact.ErrSizeMismatch},
 		{"multipart", streamDigest(t, 4, big), -1, func() io.Reader { return newStream(5, big) }, artifact.ErrDigestMismatch},
+		{"large, size declared", streamDigest(t, 4, big), big, func() io.Reader { return newStream(5, big) }, artifact.ErrDigestMismatch},
+		{"large, short", streamDigest(t, 4, big), big, func() io.Reader { return newStream(4, big-1) }, artifact.ErrSizeMismatch},
 	}
 	for _, c := range cases {
 		if _, err := s.Blobs.Put(ctx, "repo", c.d, c.size, c.r()); !errors.Is(err, c.want) {
@@ -343,11 +346,11 @@ func testUploads(t *testing.T, s *storage.Store) {
 		offset int64
 		data   string
 	}{{0, "hello, "}, {7, ""}, {7, "chunked "}} {
-		if _, err := s.Uploads.Append(ctx, "team/model", id, chunk.offset, strings.NewReader(chunk.data)); err != nil {
+		if _, err := s.Uploads.Append(ctx, "team/model", id, chunk.offset, -1, strings.NewReader(chunk.data)); err != nil {
 			t.Fatalf("Append at %d: %v", chunk.offset, err)
 		}
 	}
-	if _, err := s.Uploads.Append(ctx, "team/model", id, 3, strings.NewReader("x")); !errors.Is(err, storage.ErrRangeInvalid) {
+	if _, err := s.Uploads.Append(ctx, "team/model", id, 3, -1, strings.NewReader("x")); !errors.Is(err, storage.ErrRangeInvalid) {
 		t.Errorf("Append at a wrong offset: %v", err)
 	}
 	if n, err := s.Uploads.Size(ctx, "team/model", id); err != nil || n != 15 {
@@ -374,7 +377,7 @@ func testUploads(t *testing.T, s *storage.Store) {
 		t.Errorf("Size after Commit: %v", err)
 	}
 	cancelled, _ := s.Uploads.Start(ctx, "team/model")
-	s.Uploads.Append(ctx, "team/model", cancelled, 0, strings.NewReader("data"))
+	s.Uploads.Append(ctx, "team/model", cancelled, 0, -1, strings.NewReader("data"))
 	if err := s.Uploads.Cancel(ctx, "team/model", cancelled); err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +394,7 @@ func testUploadExpire(t *testing.T, s *storage.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Uploads.Append(ctx, "m", id, 0, strings.NewReader("partial"))
+		s.Uploads.Append(ctx, "m", id, 0, -1, strings.NewReader("partial"))
 		ids = append(ids, id)
 	}
 	if n, err := s.Uploads.Expire(ctx, time.Hour); err != nil || n != 0 {

@@ -70,6 +70,11 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles, round 
 		return err
 	}
 	defer proxy.stop()
+	single, err := b.startNormregS3Single(ctx)
+	if err != nil {
+		return err
+	}
+	defer single.stop()
 	ref := srv.addr + "/bench/model:v1"
 	out := filepath.Join(b.work, "pulled")
 	k := label + "/s3/"
@@ -82,14 +87,15 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles, round 
 		{step{key: "sdk-put", name: "direct SDK multipart upload", argv: b.s3Self("s3put", f.weights)}, nil, nil},
 		{step{key: "aws-put", name: "aws s3 cp (up)", argv: b.awsCp(f.weights, b.s3URL())}, nil, nil},
 		{step{key: "normreg-push", name: "push regctl→normreg-s3", env: cache, argv: b.clients()[0].push(ref, f)}, []string{k + "sdk-put", k + "aws-put"}, nil},
+		{step{key: "normreg-push-single", name: "push regctl→normreg-s3 (multipart-threshold=5GiB)", env: b.coldCache(), argv: b.clients()[0].push(single.addr+"/bench/model:v1", f)}, []string{k + "sdk-put", k + "aws-put"}, single},
 		{step{key: "sdk-get", name: "direct SDK parallel ranged download", argv: b.s3Self("s3get", out), out: out}, nil, nil},
 		{step{key: "aws-get", name: "aws s3 cp (down)", argv: b.awsCp(b.s3URL(), out), out: out}, nil, nil},
 		{step{key: "normreg-pull", name: "pull regctl←normreg-s3 (--s3-redirect)", argv: b.clients()[0].pull(ref, out), out: out}, []string{k + "sdk-get", k + "aws-get"}, nil},
 		{step{key: "normreg-pull-direct", name: "pull regctl←normreg-s3 (--s3-redirect, --direct)", argv: append(b.clients()[0].pull(ref, out), "--direct"), out: out}, []string{k + "sdk-get", k + "aws-get"}, nil},
 		{step{key: "normreg-pull-proxied", name: "pull regctl←normreg-s3 (through the registry)", argv: b.clients()[0].pull(proxy.addr+"/bench/model:v1", out), out: out}, []string{k + "sdk-get", k + "aws-get"}, proxy},
 	}
-	// The three uploads, then the four downloads, take turns at going first.
-	for _, s := range slices.Concat(turn(steps[:3], round), turn(steps[3:7], round), steps[7:]) {
+	// The four uploads, then the four downloads, take turns at going first.
+	for _, s := range slices.Concat(turn(steps[:4], round), turn(steps[4:8], round), steps[8:]) {
 		s.key, s.group = k+s.key, g
 		if err := b.measure(ctx, cmp.Or(s.via, srv), f, s.step); err != nil {
 			return err
@@ -101,6 +107,7 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles, round 
 	}
 	srv.stop()
 	proxy.stop()
+	single.stop()
 	b.s3Clean(ctx)
 	push := step{key: k + "normreg-push", group: g, name: "push regctl→normreg-s3", env: cache}
 	return b.warmPush(ctx, serverStarter{"normreg-s3", b.startNormregS3}, b.clients()[0], f, push, []string{k + "sdk-put", k + "aws-put"})
