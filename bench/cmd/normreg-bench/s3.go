@@ -87,7 +87,7 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles, round 
 		{step{key: "sdk-put", name: "direct SDK multipart upload", argv: b.s3Self("s3put", f.weights)}, nil, nil},
 		{step{key: "aws-put", name: "aws s3 cp (up)", argv: b.awsCp(f.weights, b.s3URL())}, nil, nil},
 		{step{key: "normreg-push", name: "push regctl→normreg-s3", env: cache, argv: b.clients()[0].push(ref, f)}, []string{k + "sdk-put", k + "aws-put"}, nil},
-		{step{key: "normreg-push-single", name: "push regctl→normreg-s3 (multipart-threshold=5GiB)", env: b.coldCache(), argv: b.clients()[0].push(single.addr+"/bench/model:v1", f)}, []string{k + "sdk-put", k + "aws-put"}, single},
+		{step{key: "normreg-push-single", name: "push regctl→normreg-s3 (single-put-max=5GiB)", env: b.coldCache(), argv: b.clients()[0].push(single.addr+"/bench/model:v1", f)}, []string{k + "sdk-put", k + "aws-put"}, single},
 		{step{key: "sdk-get", name: "direct SDK parallel ranged download", argv: b.s3Self("s3get", out), out: out}, nil, nil},
 		{step{key: "aws-get", name: "aws s3 cp (down)", argv: b.awsCp(b.s3URL(), out), out: out}, nil, nil},
 		{step{key: "normreg-pull", name: "pull regctl←normreg-s3 (--s3-redirect)", argv: b.clients()[0].pull(ref, out), out: out}, []string{k + "sdk-get", k + "aws-get"}, nil},

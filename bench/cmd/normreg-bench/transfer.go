@@ -273,12 +273,12 @@ func (b *bench) startNormregS3Proxy(ctx context.Context) (*server, error) {
 }
 
 // startNormregS3Single starts a registry on a prefix of its own (below
-// normregPrefix's name, so s3Clean empties it) that sends blobs up to 5 GiB
-// with one PutObject (multipart-threshold=5GiB, the README's setting for S3
+// normregPrefix's name, so s3Clean empties it) that streams a pushed blob
+// up to 5 GiB as one PutObject (single-put-max, the README's setting for S3
 // servers that keep objects as files, such as versitygw).
 func (b *bench) startNormregS3Single(ctx context.Context) (*server, error) {
 	return b.startNormreg(ctx, "normreg-s3-single", func(string) string {
-		return fmt.Sprintf("s3://%s/%s-single?endpoint=%s&region=%s&multipart-threshold=%d", b.s3.bucket, normregPrefix, b.s3.endpoint, b.s3.region, int64(5<<30))
+		return fmt.Sprintf("s3://%s/%s-single?endpoint=%s&region=%s&single-put-max=%d", b.s3.bucket, normregPrefix, b.s3.endpoint, b.s3.region, int64(5<<30))
 	})
 }
 
