@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,6 +58,11 @@ func ParseURL(s string) (Config, error) {
 		return Config{}, fmt.Errorf("s3 storage URL %q: want s3://BUCKET/PREFIX", s)
 	}
 	q := u.Query()
+	for name := range q {
+		if !slices.Contains(urlParams, name) {
+			return Config{}, fmt.Errorf("s3 storage URL: unknown parameter %q (known: %s)", name, strings.Join(urlParams, ", "))
+		}
+	}
 	cfg := Config{Bucket: u.Host, Prefix: strings.Trim(u.Path, "/"), Endpoint: q.Get("endpoint"), Region: q.Get("region")}
 	if cfg.PartSize, err = intParam(q, "part-size"); err != nil {
 		return Config{}, err
@@ -68,6 +74,9 @@ func ParseURL(s string) (Config, error) {
 	cfg.Concurrency = int(concurrency)
 	return cfg, err
 }
+
+// urlParams are the query parameters ParseURL knows.
+var urlParams = []string{"endpoint", "region", "part-size", "concurrency", "single-put-max"}
 
 // intParam reads an optional positive integer query parameter (0 when absent).
 func intParam(q url.Values, name string) (int64, error) {

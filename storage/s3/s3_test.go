@@ -116,7 +116,7 @@ func TestParseURL(t *testing.T) {
 	if cfg, err := ParseURL("s3://models"); err != nil || cfg != (Config{Bucket: "models"}) {
 		t.Fatalf("bucket only: %+v, %v", cfg, err)
 	}
-	for _, bad := range []string{"file:///x", "s3:///prefix", "s3://b?concurrency=0", "s3://b?part-size=big", "s3://b?single-put-max=-1"} {
+	for _, bad := range []string{"file:///x", "s3:///prefix", "s3://b?concurrency=0", "s3://b?part-size=big", "s3://b?single-put-max=-1", "s3://b?multipart-threshold=1"} {
 		if _, err := ParseURL(bad); err == nil {
 			t.Errorf("ParseURL(%q) accepted", bad)
 		}
