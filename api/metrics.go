@@ -117,6 +117,9 @@ func routeLabel(c echo.Context) string {
 	p := c.Request().URL.Path
 	if p == "/v2" || strings.HasPrefix(p, "/v2/") {
 		if r, ok := matchRoute(strings.TrimPrefix(strings.TrimPrefix(p, "/v2"), "/")); ok {
+			if r.endpoint == endpointUpload && r.ref == "" {
+				return "/v2/{name}/blobs/uploads/" // the collection, where sessions start
+			}
 			return endpointPatterns[r.endpoint]
 		}
 		return "other"

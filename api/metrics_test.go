@@ -80,7 +80,9 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("Content-Type %q", ct)
 	}
 	s := parseMetrics(t, resp.body)
-	const manifests, uploads, blobs = `route="/v2/{name}/manifests/{reference}"`, `route="/v2/{name}/blobs/uploads/{id}"`, `route="/v2/{name}/blobs/{digest}"`
+	const manifests, blobs = `route="/v2/{name}/manifests/{reference}"`, `route="/v2/{name}/blobs/{digest}"`
+	// Blobs are pushed in one POST to the collection (?digest=, 201), not on a session's route.
+	const uploads, session = `route="/v2/{name}/blobs/uploads/"`, `route="/v2/{name}/blobs/uploads/{id}"`
 	uploaded := float64(10 + 5 + len(mlp.weights))
 	for _, b := range mlp.built.Blobs {
 		uploaded += float64(len(b))
@@ -101,6 +103,12 @@ func TestMetrics(t *testing.T) {
 		if s[k] != v {
 			t.Errorf("%s = %v, want %v", k, s[k], v)
 		}
+	}
+	if n := s[`normreg_http_requests_total{`+uploads+`,method="POST",status="201"}`]; n < 2 {
+		t.Errorf("blobs pushed to %s: %v, want at least 2", uploads, n)
+	}
+	if n := s[`normreg_http_requests_total{`+session+`,method="POST",status="201"}`]; n != 0 {
+		t.Errorf("blobs pushed to the collection counted on %s: %v", session, n)
 	}
 	if s[`normreg_http_request_duration_seconds_bucket{`+manifests+`,le="0.001"}`] > s[`normreg_http_request_duration_seconds_bucket{`+manifests+`,le="30"}`] {
 		t.Error("histogram buckets are not cumulative")
