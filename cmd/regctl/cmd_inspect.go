@@ -44,6 +44,7 @@ type inspection struct {
 	BNFrozen      bool                   `json:"bn_frozen,omitempty"`
 	Parent        string                 `json:"parent,omitempty"`
 	Labels        map[string]string      `json:"labels,omitempty"`
+	Config        *artifact.Descriptor   `json:"config"`
 	Layers        []artifact.Descriptor  `json:"layers"`
 	Scaler        []artifact.ScalerRow   `json:"scaler"`
 	BatchNorm     []artifact.BNSummary   `json:"batchnorm"`
@@ -90,7 +91,7 @@ func inspectionOf(rb *remoteBundle) inspection {
 	in.InputTensor, in.InputAxis, in.InputSize = b.InputTensor, b.InputAxis, b.InputSize
 	in.BatchSize, in.BNFrozen, in.Labels = b.BatchSize, b.BNFrozen, c.GetLabels()
 	in.Parent = c.GetBatchNorm().GetParentBundleDigest()
-	in.Layers = append([]artifact.Descriptor{*v.Manifest.Config}, v.Manifest.Layers...)
+	in.Config, in.Layers = v.Manifest.Config, v.Manifest.Layers
 	if b.Scaler != nil {
 		in.Scaler = b.Scaler.Table(b.Features)
 	}
@@ -110,6 +111,9 @@ func (in inspection) write(w io.Writer) error {
 	fmt.Fprintf(tw, "training\tbatch size %d, BatchNorm frozen %v, parent %s\n", in.BatchSize, in.BNFrozen, orUnset(in.Parent))
 	for _, k := range slices.Sorted(maps.Keys(in.Labels)) {
 		fmt.Fprintf(tw, "label\t%s=%s\n", k, in.Labels[k])
+	}
+	if c := in.Config; c != nil {
+		fmt.Fprintf(tw, "config\t%s\t%s\t%d bytes\n", c.MediaType, c.Digest, c.Size)
 	}
 	for _, l := range in.Layers {
 		fmt.Fprintf(tw, "layer\t%s\t%s\t%d bytes\t%s\n", l.MediaType, l.Digest, l.Size, l.Annotations[manifest.AnnotationTitle])

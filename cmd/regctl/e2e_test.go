@@ -80,7 +80,7 @@ func deployScript(t *testing.T, reg registry) {
 		t.Fatalf("verify with swapped serving features: findings %v, want scaler-mismatch\n%s", ids, r.stderr)
 	}
 	text := regctl(t, env, "", "inspect", pinned).must(t, exitOK, "inspect").stdout
-	for _, want := range []string{d, "mode           eval", "6: age, income, tenure_months", "net.4", "owner=risk", "findings  0"} {
+	for _, want := range []string{d, "mode           eval", "6: age, income, tenure_months", "net.4", "owner=risk", "findings  0", "config         application/vnd.normreg.config.v1+json"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("inspect output lacks %q:\n%s", want, text)
 		}
