@@ -29,8 +29,12 @@ func checkScalerMissing(b *Bundle) Findings {
 	}
 	switch {
 	case b.ScalerLayer == "":
+		declares := fmt.Sprintf("declares preprocessing %q rather than none", b.Preprocessing)
+		if b.Preprocessing == PreprocessingUnset {
+			declares = "does not declare preprocessing none"
+		}
 		return Findings{refusal(ScalerMissing, fixShipScaler,
-			"the bundle has no scaler layer and declares preprocessing %q rather than none: serving would feed raw features to a model trained on standardised ones", b.Preprocessing)}
+			"the bundle has no scaler layer and %s: serving would feed raw features to a model trained on standardised ones", declares)}
 	case b.ScalerReadErr != nil:
 		return Findings{refusal(ScalerMissing, "push the scaler again; it must be a StandardScaler's attribute JSON",
 			"the scaler layer %s cannot be read: %v", b.ScalerLayer, b.ScalerReadErr)}

@@ -94,7 +94,7 @@ func TestCheckScalerMissing(t *testing.T) {
 	noScaler := func(b *Bundle) { b.ScalerBound, b.ScalerLayer, b.Scaler, b.WeightsScaler = "", "", nil, "" }
 	runCheckCases(t, []checkCase{
 		{"no scaler layer", noScaler, []CheckID{ScalerMissing}, []string{`no scaler layer and declares preprocessing "standard_scaler"`, "--scaler FILE"}},
-		{"no scaler, preprocessing unset", func(b *Bundle) { noScaler(b); b.Preprocessing = PreprocessingUnset }, []CheckID{ScalerMissing}, []string{`declares preprocessing ""`}},
+		{"no scaler, preprocessing unset", func(b *Bundle) { noScaler(b); b.Preprocessing = PreprocessingUnset }, []CheckID{ScalerMissing}, []string{"no scaler layer and does not declare preprocessing none"}},
 		{"unreadable", func(b *Bundle) { b.Scaler, b.ScalerReadErr = nil, fmt.Errorf("%w: boom", ErrInvalidScaler) }, []CheckID{ScalerMissing}, []string{"cannot be read: unreadable scaler: boom"}},
 		{"not read", func(b *Bundle) { b.Scaler = nil }, []CheckID{ScalerMissing}, []string{"was not read"}},
 		{"none but weights bind a scaler", func(b *Bundle) {

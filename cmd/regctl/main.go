@@ -62,6 +62,9 @@ func dispatch(ctx context.Context, args []string, g *globalOptions) error {
 		usage(g.stderr, cmds)
 		return usageError("no command given")
 	}
+	if args[0] == "help" && len(args) == 2 { // regctl help CMD is regctl CMD --help
+		args = []string{args[1], "--help"}
+	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(g.stdout, cmds)
 		return nil

@@ -49,6 +49,7 @@ func TestHelpExits0(t *testing.T) {
 		{[]string{"--help"}, []string{"regctl verify REF"}},
 		{[]string{"-h"}, []string{"regctl serve"}},
 		{[]string{"pull", "--help"}, []string{"usage: regctl pull REF -o DIR", "-direct", "-o string"}},
+		{[]string{"help", "pull"}, []string{"usage: regctl pull REF -o DIR", "-direct"}},
 		{[]string{"push", "m:t", "-h"}, []string{"usage: regctl push REF", "-weights string"}},
 	} {
 		r := regctl(t, map[string]string{}, "", tc.args...)
