@@ -133,15 +133,23 @@ func (v *VerifyReader) Read(p []byte) (int, error) {
 		p = p[:v.size-v.n+1]
 	}
 	n, err := v.src.Read(p)
-	v.h.Write(p[:n])
-	v.n += int64(n)
-	if v.size >= 0 && v.n > v.size {
-		return n, fmt.Errorf("%w: content is longer than the declared %d bytes", ErrSizeMismatch, v.size)
+	if aerr := v.add(p[:n]); aerr != nil {
+		return n, aerr
 	}
 	if errors.Is(err, io.EOF) {
 		return n, v.check()
 	}
 	return n, err
+}
+
+// add hashes and counts p, failing once more than the declared size came.
+func (v *VerifyReader) add(p []byte) error {
+	v.h.Write(p)
+	v.n += int64(len(p))
+	if v.size >= 0 && v.n > v.size {
+		return fmt.Errorf("%w: content is longer than the declared %d bytes", ErrSizeMismatch, v.size)
+	}
+	return nil
 }
 
 // check returns io.EOF when everything read matches, else the mismatch.

@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"errors"
 	"io"
 	"sync"
 )
@@ -38,17 +39,57 @@ type ReadAhead struct {
 // NewReadAhead starts reading r ahead. The caller calls Stop when done
 // (early or not); r must not be used by anyone else until then.
 func NewReadAhead(r io.Reader) *ReadAhead {
+	a := newReadAhead(r)
+	go a.fill(a.full)
+	return a
+}
+
+// NewVerifiedReadAhead is NewReadAhead(NewVerifyReader(r, expected, size))
+// in three stages without a copy between them: one goroutine reads r into
+// the buffers, a second hashes each buffer and hands the same buffer on to
+// the reader, and ends the stream with the VerifyReader's verdict (io.EOF
+// only if everything matched). So receiving, hashing and what the caller
+// does with the bytes (writing a file) overlap, and every byte is copied
+// once, from r.
+func NewVerifiedReadAhead(r io.Reader, expected Digest, size int64) *ReadAhead {
+	a := newReadAhead(r)
+	read := make(chan filled, readAheadBuffers+1)
+	go a.fill(read)
+	go a.verify(NewVerifyReader(nil, expected, size), read)
+	return a
+}
+
+// newReadAhead returns a ReadAhead of r with its buffers, not yet started.
+func newReadAhead(r io.Reader) *ReadAhead {
 	a := &ReadAhead{r: r, full: make(chan filled, readAheadBuffers+1), free: make(chan []byte, readAheadBuffers), done: make(chan struct{})}
 	for range readAheadBuffers {
 		a.free <- nil // allocated when first needed
 	}
-	go a.fill()
 	return a
 }
 
-// fill reads r into free buffers until it ends, fails or the reader is closed.
-func (a *ReadAhead) fill() {
+// verify passes the buffers of read on to the reader after v has hashed
+// them, and replaces the stream's end (io.EOF) with v's verdict. Like
+// fill's, its sends never block: no more than the buffers and one end are
+// ever in the channels.
+func (a *ReadAhead) verify(v *VerifyReader, read <-chan filled) {
 	defer close(a.full)
+	for f := range read {
+		if err := v.add(f.buf); err != nil {
+			a.full <- filled{err: err}
+			return
+		}
+		if errors.Is(f.err, io.EOF) {
+			f.err = v.check()
+		}
+		a.full <- f
+	}
+}
+
+// fill reads r into free buffers, sending them to full, until r ends,
+// fails or the reader is closed.
+func (a *ReadAhead) fill(full chan<- filled) {
+	defer close(full)
 	for {
 		var buf []byte
 		select {
@@ -64,10 +105,10 @@ func (a *ReadAhead) fill() {
 			err = io.EOF
 		}
 		if n > 0 {
-			a.full <- filled{buf: buf[:n]}
+			full <- filled{buf: buf[:n]}
 		}
 		if err != nil {
-			a.full <- filled{err: err}
+			full <- filled{err: err}
 			return
 		}
 	}

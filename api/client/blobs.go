@@ -130,9 +130,10 @@ func (c *Client) CancelUpload(ctx context.Context, up *Upload) error {
 // and has desc.Size bytes (size < 0: any), else an error wrapping
 // artifact.ErrDigestMismatch or artifact.ErrSizeMismatch. The caller closes it.
 // A blob of 64 MiB or more goes through a pipeline of three goroutines
-// (see artifact.ReadAhead): one receives, one hashes, and the caller's
-// reads (writing a file) take what is verified so far, so hashing, the
-// slowest stage, never waits for the socket or the disk.
+// (see artifact.NewVerifiedReadAhead): one receives, one hashes the same
+// buffers, and the caller's reads (writing a file) take what is hashed so
+// far, so hashing, the slowest stage, never waits for the socket or the
+// disk, and no byte is copied between the stages.
 func (c *Client) FetchBlob(ctx context.Context, repo string, desc artifact.Descriptor) (io.ReadCloser, error) {
 	rc, err := c.openBlob(ctx, repo, desc.Digest, 0, -1)
 	if err != nil {
@@ -141,9 +142,8 @@ func (c *Client) FetchBlob(ctx context.Context, repo string, desc artifact.Descr
 	if desc.Size < artifact.ReadAheadMin {
 		return readCloser{artifact.NewVerifyReader(rc, desc.Digest, desc.Size), rc}, nil
 	}
-	in := artifact.NewReadAhead(rc)
-	a := artifact.NewReadAhead(artifact.NewVerifyReader(in, desc.Digest, desc.Size))
-	return aheadCloser{a, closerFunc(func() error { a.Stop(); in.Stop(); return rc.Close() })}, nil
+	a := artifact.NewVerifiedReadAhead(rc, desc.Digest, desc.Size)
+	return aheadCloser{a, closerFunc(func() error { a.Stop(); return rc.Close() })}, nil
 }
 
 // aheadCloser is a ReadAhead with the Close that stops it and the response
