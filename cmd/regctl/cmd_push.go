@@ -148,7 +148,7 @@ func (p *pusher) pushUncached(ctx context.Context) (artifact.Digest, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := p.check(ctx, built, "push to "+p.ref.String()); err != nil {
+	if err := p.check(ctx, built); err != nil {
 		return "", err
 	}
 	up, err := p.c.StartUpload(ctx, p.ref.Repo)
@@ -170,7 +170,7 @@ func (p *pusher) pushKnown(ctx context.Context, d artifact.Digest) (artifact.Dig
 	if err != nil {
 		return "", err
 	}
-	if err := p.check(ctx, built, "push of bundle "+built.Digest.String()); err != nil {
+	if err := p.check(ctx, built); err != nil {
 		return "", err
 	}
 	bd, err := p.finish(ctx, built)
@@ -190,7 +190,7 @@ func (p *pusher) pushHashed(ctx context.Context, checked bool) (artifact.Digest,
 	}
 	p.cache.put(p.key, built.Manifest.Layers[0].Digest)
 	if !checked {
-		if err := p.check(ctx, built, "push of bundle "+built.Digest.String()); err != nil {
+		if err := p.check(ctx, built); err != nil {
 			return "", err
 		}
 	}
@@ -285,16 +285,16 @@ func (opts pushOptions) parentFacts(ctx context.Context, ref client.Ref, c *clie
 }
 
 // check runs every check on the built bundle (the parent read from the
-// registry), prints the findings and refuses with exit 3, naming the push
-// as what.
-func (p *pusher) check(ctx context.Context, built *manifest.Built, what string) error {
+// registry), prints the findings and refuses with exit 3, naming the push's
+// REF.
+func (p *pusher) check(ctx context.Context, built *manifest.Built) error {
 	_, fs, err := manifest.Check(ctx, built.ManifestBytes, built.Fetcher(p.w, p.c.Fetcher(p.ref.Repo)), manifest.CheckOptions{})
 	if err != nil {
 		return fmt.Errorf("checking the bundle: %w", err)
 	}
 	printFindings(p.opts.g.stderr, fs)
 	if fs.Refused() {
-		return refusedError(what, fs)
+		return refusedError("push to "+p.ref.String(), fs)
 	}
 	return nil
 }

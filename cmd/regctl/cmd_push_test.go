@@ -198,12 +198,18 @@ func TestPushCachedDigestSendsNoWeights(t *testing.T) {
 	if sent := requestBytes(t, host) - before; sent > weightsSize/4 || read > weightsSize/4 {
 		t.Fatalf("the second version sent %d bytes and read %d of the weights; want neither near %d", sent, read, weightsSize)
 	}
+	noScaler := opts
+	noScaler.scaler = ""
+	r := regctl(t, env, "", noScaler.args(host+"/team/big:bad")...).must(t, exitRefused, "push of cached weights without a scaler")
+	if want := "push to " + host + "/team/big:bad refused"; !strings.Contains(r.stderr, want) {
+		t.Fatalf("refusal of a push with cached weights: stderr %q; want %q", r.stderr, want)
+	}
 	editInPlace(t, opts.weights)
 	d, read := pushCounting(t, opts, host+"/team/big:v3")
 	if read < weightsSize {
 		t.Fatalf("after an edit push read %d bytes of the weights; want them read again", read)
 	}
-	r := regctl(t, env, "", "inspect", "team/big@"+d.String()).must(t, exitOK, "inspect")
+	r = regctl(t, env, "", "inspect", "team/big@"+d.String()).must(t, exitOK, "inspect")
 	if wd := weightsDigest(t, opts.weights); !strings.Contains(r.stdout, wd.String()) {
 		t.Fatalf("the bundle pushed after the edit does not name the new weights %s:\n%s", wd, r.stdout)
 	}
