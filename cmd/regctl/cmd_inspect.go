@@ -41,8 +41,8 @@ type inspection struct {
 	InputAxis     int                    `json:"input_axis"`
 	InputSize     int64                  `json:"input_size"`
 	BatchSize     int                    `json:"batch_size,omitempty"`
-	BNFrozen      bool                   `json:"bn_frozen,omitempty"`
-	Parent        string                 `json:"parent,omitempty"`
+	BNFrozen      bool                   `json:"bn_frozen"`
+	Parent        string                 `json:"parent"`
 	Labels        map[string]string      `json:"labels,omitempty"`
 	Config        *artifact.Descriptor   `json:"config"`
 	Layers        []artifact.Descriptor  `json:"layers"`

@@ -85,6 +85,12 @@ func deployScript(t *testing.T, reg registry) {
 			t.Fatalf("inspect output lacks %q:\n%s", want, text)
 		}
 	}
+	js := regctl(t, env, "", "inspect", pinned, "--json").must(t, exitOK, "inspect --json").stdout
+	for _, want := range []string{`"bn_frozen": false`, `"parent": ""`, `"config": {`} {
+		if !strings.Contains(js, want) {
+			t.Fatalf("inspect --json lacks %s (the text shows it):\n%s", want, js)
+		}
+	}
 	out := filepath.Join(t.TempDir(), "model")
 	if got := regctl(t, env, "", "pull", pinned, "-o", out).must(t, exitOK, "pull").line(); got != out {
 		t.Fatalf("pull printed %q, want %s", got, out)

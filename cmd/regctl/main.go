@@ -95,6 +95,7 @@ func usage(w io.Writer, cmds []*command) {
 		fmt.Fprintf(w, "  regctl %s\n", c.usage)
 	}
 	fmt.Fprintln(w, "REF is [host[:port]/]repo[:tag|@sha256:hex]; the default host is $REGCTL_REGISTRY.")
+	fmt.Fprintln(w, "regctl help COMMAND (or regctl COMMAND --help) shows a command's flags.")
 }
 
 // parseFlags parses c's flags wherever they appear among args (so

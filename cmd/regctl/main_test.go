@@ -45,7 +45,7 @@ func TestHelpExits0(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"help"}, []string{"regctl pull REF -o DIR", "regctl push REF --weights F"}},
+		{[]string{"help"}, []string{"regctl pull REF -o DIR", "regctl push REF --weights F", "regctl help COMMAND"}},
 		{[]string{"--help"}, []string{"regctl verify REF"}},
 		{[]string{"-h"}, []string{"regctl serve"}},
 		{[]string{"pull", "--help"}, []string{"usage: regctl pull REF -o DIR", "-direct", "-o string"}},

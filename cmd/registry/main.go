@@ -181,6 +181,8 @@ func (cfg config) validate() error {
 func openDriver(ctx context.Context, rawURL string) (storage.Driver, error) {
 	scheme, rest, _ := strings.Cut(rawURL, "://")
 	switch {
+	case scheme == "file" && strings.ContainsAny(rest, "?#"):
+		return nil, fmt.Errorf("storage %q: file:// takes a directory and no parameters", rawURL)
 	case scheme == "file" && rest != "":
 		return fs.New(rest)
 	case scheme == "s3":

@@ -58,8 +58,10 @@ func TestOpenDriverRefuses(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	cases := map[string]string{
-		"ftp://x": "want file://DIR or s3://",
-		"file://": "want file://DIR or s3://",
+		"ftp://x":                         "want file://DIR or s3://",
+		"file://":                         "want file://DIR or s3://",
+		"file:///tmp/rd?single-put-max=1": "file:// takes a directory and no parameters",
+		"s3://b/p?single-put-maximum=1":   `unknown parameter "single-put-maximum"`,
 		"s3://b/p?endpoint=http://127.0.0.1:1&region=us-east-1": "connection refused",
 	}
 	for url, want := range cases {

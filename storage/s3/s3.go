@@ -44,7 +44,8 @@ type Config struct {
 	PartSize    int64  // multipart part size in bytes; 0 for DefaultPartSize
 	Concurrency int    // parts in flight (and part buffers) per Put; 0 for DefaultConcurrency
 	// SinglePutMax is the largest object of known size that PutFresh streams
-	// as one PutObject (at most MaxPutObject); 0 for none: all go as Put.
+	// as one PutObject (above PartSize, at most MaxPutObject); 0 for none:
+	// all go as Put.
 	SinglePutMax int64
 }
 
@@ -136,6 +137,9 @@ func newDriver(ctx context.Context, cfg Config) (*Driver, error) {
 	}
 	if cfg.SinglePutMax > MaxPutObject {
 		return nil, fmt.Errorf("s3 storage: single-put-max %d is above S3's largest PutObject, %d", cfg.SinglePutMax, int64(MaxPutObject))
+	}
+	if cfg.SinglePutMax != 0 && cfg.SinglePutMax <= cfg.PartSize {
+		return nil, fmt.Errorf("s3 storage: single-put-max %d is not above the part size %d, so no upload would use it (objects of one part go as one PutObject anyway)", cfg.SinglePutMax, cfg.PartSize)
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency

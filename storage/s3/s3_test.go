@@ -131,4 +131,7 @@ func TestSinglePutMaxBound(t *testing.T) {
 	if _, err := newDriver(ctx, Config{Bucket: "b", SinglePutMax: MaxPutObject + 1}); err == nil || !strings.Contains(err.Error(), "single-put-max") {
 		t.Errorf("single-put-max beyond 5 GiB: %v", err)
 	}
+	if _, err := newDriver(ctx, Config{Bucket: "b", SinglePutMax: DefaultPartSize}); err == nil || !strings.Contains(err.Error(), "not above the part size") {
+		t.Errorf("single-put-max of one part: %v", err)
+	}
 }
