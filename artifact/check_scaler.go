@@ -33,8 +33,12 @@ func checkScalerMissing(b *Bundle) Findings {
 		if b.Preprocessing == PreprocessingUnset {
 			declares = "does not declare preprocessing none"
 		}
+		bound := ""
+		if b.WeightsScaler != "" {
+			bound = fmt.Sprintf(" (the weights' metadata binds scaler sha256:%s, %s)", b.WeightsScaler, MetaScalerSHA256)
+		}
 		return Findings{refusal(ScalerMissing, fixShipScaler,
-			"the bundle has no scaler layer and %s: serving would feed raw features to a model trained on standardised ones", declares)}
+			"the bundle has no scaler layer%s and %s: serving would feed raw features to a model trained on standardised ones", bound, declares)}
 	case b.ScalerReadErr != nil:
 		return Findings{refusal(ScalerMissing, "push the scaler again; it must be a StandardScaler's attribute JSON",
 			"the scaler layer %s cannot be read: %v", b.ScalerLayer, b.ScalerReadErr)}

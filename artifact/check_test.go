@@ -95,6 +95,10 @@ func TestCheckScalerMissing(t *testing.T) {
 	runCheckCases(t, []checkCase{
 		{"no scaler layer", noScaler, []CheckID{ScalerMissing}, []string{`no scaler layer and declares preprocessing "standard_scaler"`, "--scaler FILE"}},
 		{"no scaler, preprocessing unset", func(b *Bundle) { noScaler(b); b.Preprocessing = PreprocessingUnset }, []CheckID{ScalerMissing}, []string{"no scaler layer and does not declare preprocessing none"}},
+		{"no scaler layer, weights bind one", func(b *Bundle) {
+			noScaler(b)
+			b.WeightsScaler = strings.Repeat("cd", 32)
+		}, []CheckID{ScalerMissing}, []string{"no scaler layer (the weights' metadata binds scaler sha256:" + strings.Repeat("cd", 32)}},
 		{"unreadable", func(b *Bundle) { b.Scaler, b.ScalerReadErr = nil, fmt.Errorf("%w: boom", ErrInvalidScaler) }, []CheckID{ScalerMissing}, []string{"cannot be read: unreadable scaler: boom"}},
 		{"not read", func(b *Bundle) { b.Scaler = nil }, []CheckID{ScalerMissing}, []string{"was not read"}},
 		{"none but weights bind a scaler", func(b *Bundle) {

@@ -62,6 +62,10 @@ func dispatch(ctx context.Context, args []string, g *globalOptions) error {
 		usage(g.stderr, cmds)
 		return usageError("no command given")
 	}
+	if args[0] == "help" && len(args) > 2 {
+		usage(g.stderr, cmds)
+		return usageError("help takes at most one command, got %q", args[1:])
+	}
 	if args[0] == "help" && len(args) == 2 { // regctl help CMD is regctl CMD --help
 		args = []string{args[1], "--help"}
 	}

@@ -27,6 +27,7 @@ func TestUsageErrorsExit1(t *testing.T) {
 		{[]string{"tag", "m:t", "bad!tag"}, "invalid tag"},
 		{[]string{"tags", "m:t"}, "tags takes a repository, not a tag"},
 		{[]string{"ls", "a", "b"}, "ls takes at most one argument"},
+		{[]string{"help", "pull", "extra"}, `help takes at most one command, got ["pull" "extra"]`},
 	} {
 		r := regctl(t, env, "", tc.args...)
 		if r.code != exitError || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
