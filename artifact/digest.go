@@ -114,16 +114,13 @@ func (d Digest) String() string { return string(d) }
 // in place of io.EOF. A consumer that commits only on a clean io.EOF (such as
 // a storage driver's Put) therefore never commits wrong content.
 type VerifyReader struct {
-	src      io.Reader
-	h        hash.Hash
-	expected Digest
-	size     int64
-	n        int64
+	src io.Reader
+	verifier
 }
 
 // NewVerifyReader wraps r to verify it against expected and size (size < 0: unknown).
 func NewVerifyReader(r io.Reader, expected Digest, size int64) *VerifyReader {
-	return &VerifyReader{src: r, h: expected.Algorithm().New(), expected: expected, size: size}
+	return &VerifyReader{src: r, verifier: newVerifier(expected, size)}
 }
 
 // Read implements io.Reader.
@@ -142,8 +139,22 @@ func (v *VerifyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// verifier hashes and counts content as it comes and judges it at its end
+// against a digest and a size (size < 0: any).
+type verifier struct {
+	h        hash.Hash
+	expected Digest
+	size     int64
+	n        int64
+}
+
+// newVerifier returns a verifier of content expected to be expected and size.
+func newVerifier(expected Digest, size int64) verifier {
+	return verifier{h: expected.Algorithm().New(), expected: expected, size: size}
+}
+
 // add hashes and counts p, failing once more than the declared size came.
-func (v *VerifyReader) add(p []byte) error {
+func (v *verifier) add(p []byte) error {
 	v.h.Write(p)
 	v.n += int64(len(p))
 	if v.size >= 0 && v.n > v.size {
@@ -152,8 +163,8 @@ func (v *VerifyReader) add(p []byte) error {
 	return nil
 }
 
-// check returns io.EOF when everything read matches, else the mismatch.
-func (v *VerifyReader) check() error {
+// check returns io.EOF when everything added matches, else the mismatch.
+func (v *verifier) check() error {
 	if v.size >= 0 && v.n != v.size {
 		return fmt.Errorf("%w: got %d bytes, declared %d", ErrSizeMismatch, v.n, v.size)
 	}

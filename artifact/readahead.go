@@ -47,7 +47,7 @@ func NewReadAhead(r io.Reader) *ReadAhead {
 // NewVerifiedReadAhead is NewReadAhead(NewVerifyReader(r, expected, size))
 // in three stages without a copy between them: one goroutine reads r into
 // the buffers, a second hashes each buffer and hands the same buffer on to
-// the reader, and ends the stream with the VerifyReader's verdict (io.EOF
+// the reader, and ends the stream with the verdict a VerifyReader gives (io.EOF
 // only if everything matched). So receiving, hashing and what the caller
 // does with the bytes (writing a file) overlap, and every byte is copied
 // once, from r.
@@ -55,7 +55,8 @@ func NewVerifiedReadAhead(r io.Reader, expected Digest, size int64) *ReadAhead {
 	a := newReadAhead(r)
 	read := make(chan filled, readAheadBuffers+1)
 	go a.fill(read)
-	go a.verify(NewVerifyReader(nil, expected, size), read)
+	v := newVerifier(expected, size)
+	go a.verify(&v, read)
 	return a
 }
 
@@ -72,7 +73,7 @@ func newReadAhead(r io.Reader) *ReadAhead {
 // them, and replaces the stream's end (io.EOF) with v's verdict. Like
 // fill's, its sends never block: no more than the buffers and one end are
 // ever in the channels.
-func (a *ReadAhead) verify(v *VerifyReader, read <-chan filled) {
+func (a *ReadAhead) verify(v *verifier, read <-chan filled) {
 	defer close(a.full)
 	for f := range read {
 		if err := v.add(f.buf); err != nil {
