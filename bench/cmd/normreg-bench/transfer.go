@@ -278,13 +278,17 @@ func (b *bench) startNormregS3Proxy(ctx context.Context) (*server, error) {
 // servers that keep objects as files, such as versitygw).
 func (b *bench) startNormregS3Single(ctx context.Context) (*server, error) {
 	return b.startNormreg(ctx, "normreg-s3-single", func(string) string {
-		return fmt.Sprintf("s3://%s/%s-single?endpoint=%s&region=%s&single-put-max=%d", b.s3.bucket, normregPrefix, b.s3.endpoint, b.s3.region, int64(5<<30))
+		return b.s3StorageAt(normregPrefix+"-single", fmt.Sprintf("&single-put-max=%d", int64(5<<30)))
 	})
 }
 
 // s3Storage is the --storage URL of normreg on the bench's S3 prefix.
-func (b *bench) s3Storage(string) string {
-	return fmt.Sprintf("s3://%s/%s?endpoint=%s&region=%s", b.s3.bucket, normregPrefix, b.s3.endpoint, b.s3.region)
+func (b *bench) s3Storage(string) string { return b.s3StorageAt(normregPrefix, "") }
+
+// s3StorageAt is the --storage URL of normreg on the bucket's prefix, with
+// the query parameters extra ("&name=value..." or "") added.
+func (b *bench) s3StorageAt(prefix, extra string) string {
+	return fmt.Sprintf("s3://%s/%s?endpoint=%s&region=%s%s", b.s3.bucket, prefix, b.s3.endpoint, b.s3.region, extra)
 }
 
 // startNormreg starts normreg's registry with the storage URL storage(dir)
