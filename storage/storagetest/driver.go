@@ -122,11 +122,9 @@ func testLargeObjects(t *testing.T, d storage.Driver) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := newStream(byte(i), size)
-			io.CopyN(io.Discard, want, offset)
-			got, n := sumOf(t, rc)
+			n, ok := matchesStream(t, rc, byte(i), size, offset)
 			rc.Close()
-			if got != first(sumOf(t, want)) || n != size-offset {
+			if !ok {
 				t.Fatalf("%d-byte object read from %d: %d bytes with another hash", size, offset, n)
 			}
 		}
@@ -370,9 +368,9 @@ func testPutFresh(t *testing.T, d storage.Driver) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, n := sumOf(t, rc)
+		n, ok := matchesStream(t, rc, byte(i), c.size, 0)
 		rc.Close()
-		if got != first(sumOf(t, newStream(byte(i), c.size))) || n != c.size {
+		if !ok {
 			t.Fatalf("PutFresh %d bytes (declared %d): read back %d bytes with another hash", c.size, c.declared, n)
 		}
 	}

@@ -75,6 +75,16 @@ func sumOf(t *testing.T, r io.Reader) ([32]byte, int64) {
 	return [32]byte(h.Sum(nil)), n
 }
 
+// matchesStream reads r to its end and reports how many bytes it gave and
+// whether they are newStream(seed, size)'s from offset on.
+func matchesStream(t *testing.T, r io.Reader, seed byte, size, offset int64) (int64, bool) {
+	t.Helper()
+	want := newStream(seed, size)
+	io.CopyN(io.Discard, want, offset)
+	got, n := sumOf(t, r)
+	return n, got == first(sumOf(t, want)) && n == size-offset
+}
+
 // failingReader yields n bytes of a stream, then err.
 type failingReader struct {
 	r   io.Reader
