@@ -45,6 +45,28 @@ func (c *Client) PushBlob(ctx context.Context, repo string, desc artifact.Descri
 	return drain(resp)
 }
 
+// MountBlob asks the registry to link blob d into repo from repository
+// from without sending it (POST ?mount=&from=, a cross-repository mount)
+// and reports whether it did (201). A registry that does not (it lacks the
+// blob, does not mount, or the caller may not read from) opens an upload
+// session instead, as the distribution spec says: MountBlob cancels it and
+// reports false, and the caller uploads the blob.
+func (c *Client) MountBlob(ctx context.Context, repo, from string, d artifact.Digest) (bool, error) {
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v2/" + repo + "/blobs/uploads/",
+		query: url.Values{"mount": {d.String()}, "from": {from}}}, http.StatusCreated, http.StatusAccepted)
+	if err != nil {
+		return false, err
+	}
+	drain(resp)
+	if resp.StatusCode == http.StatusCreated {
+		return true, nil
+	}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		c.CancelUpload(ctx, &Upload{Location: loc}) // best effort: an abandoned session expires
+	}
+	return false, nil
+}
+
 // StreamedUploadHeader is the header a registry sets to "sha256" on its
 // answer to opening an upload session when it hashes a session filled by
 // one PATCH as the bytes arrive: the client then need not hash a blob before

@@ -98,3 +98,38 @@ func files(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// TestMountBlob mounts a blob of one repository into another on normreg
+// and on CNCF distribution without sending it; a blob no repository holds
+// is not mounted, and the upload session the registry opened instead is
+// cancelled (none is left in normreg's storage).
+func TestMountBlob(t *testing.T) {
+	nh, root := registrytest.Normreg(t)
+	dh, _ := registrytest.Distribution(t)
+	content := make([]byte, 1<<20)
+	rand.Read(content)
+	d := artifact.FromBytes(artifact.SHA256, content)
+	missing := artifact.FromBytes(artifact.SHA256, []byte("no repository holds this"))
+	ctx := context.Background()
+	for _, host := range []string{nh, dh} {
+		c := client.New(host, client.Options{})
+		if err := c.PushBlob(ctx, "team/a", artifact.Descriptor{Digest: d, Size: int64(len(content))}, bytes.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.StatBlob(ctx, "team/b", d); err == nil {
+			t.Fatalf("%s: team/b has the blob before the mount", host)
+		}
+		if ok, err := c.MountBlob(ctx, "team/b", "team/a", d); !ok || err != nil {
+			t.Fatalf("%s: MountBlob from team/a = %v, %v; want mounted", host, ok, err)
+		}
+		if n, err := c.StatBlob(ctx, "team/b", d); err != nil || n != int64(len(content)) {
+			t.Fatalf("%s: after the mount team/b's blob: size %d, %v", host, n, err)
+		}
+		if ok, err := c.MountBlob(ctx, "team/c", "team/a", missing); ok || err != nil {
+			t.Fatalf("%s: MountBlob of a blob nobody has = %v, %v; want false, nil", host, ok, err)
+		}
+	}
+	if left := files(t, filepath.Join(root, "uploads")); len(left) != 0 {
+		t.Fatalf("a mount that fell back to an upload session left %v", left)
+	}
+}

@@ -39,7 +39,8 @@ func newPullCommand(g *globalOptions) *command {
 
 // runPull checks the bundle REF names while it downloads its files into a
 // temp dir beside DIR, verifying every digest, and only then renames the
-// temp dir to DIR and prints DIR. A refusal (exit 3) or error leaves nothing
+// temp dir to DIR, records the weights file's digest and repository in the
+// digest cache (a push of it sends nothing the registry has) and prints DIR. A refusal (exit 3) or error leaves nothing
 // behind; files and directories are fsynced before the rename, so DIR
 // survives a crash whole.
 func runPull(ctx context.Context, opts pullOptions, args []string) error {
@@ -80,6 +81,9 @@ func runPull(ctx context.Context, opts pullOptions, args []string) error {
 	}
 	if err := writeback.SyncDir(filepath.Dir(filepath.Clean(opts.out))); err != nil {
 		return err
+	}
+	if name, err := fileName(rb.view.Weights); err == nil {
+		opts.g.digestCache().putFile(filepath.Join(opts.out, name), rb.view.Weights.Digest, rb.ref.Host+"/"+rb.ref.Repo)
 	}
 	fmt.Fprintln(opts.g.stdout, opts.out)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/normreg/normreg/api/client"
 	"github.com/normreg/normreg/artifact"
@@ -126,12 +127,13 @@ func newPusher(ctx context.Context, opts pushOptions, ref client.Ref, c *client.
 const placeholderDigest artifact.Digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
 // push reads the weights file once at most. With its digest cached it only
-// uploads it if the registry lacks it. Otherwise, without --parent, see
+// uploads it if the registry lacks it (mounting it from another repository
+// of the registry the cache says has it, if it can). Otherwise, without --parent, see
 // pushUncached; with --parent (bn-stale compares the weights digest with
 // the parent's) the weights are hashed first. It returns the bundle's digest.
 func (p *pusher) push(ctx context.Context) (artifact.Digest, error) {
-	if d, ok := p.cache.get(p.key); ok {
-		return p.pushKnown(ctx, d)
+	if e, ok := p.cache.get(p.key); ok {
+		return p.pushKnown(ctx, e)
 	}
 	if p.decl.ParentDigest != "" {
 		return p.pushHashed(ctx, false)
@@ -162,23 +164,39 @@ func (p *pusher) pushUncached(ctx context.Context) (artifact.Digest, error) {
 	return p.pushStreamed(ctx, up, built.Manifest.Layers[0])
 }
 
-// pushKnown pushes the bundle whose weights have digest d (from the cache):
-// the registry verifies the weights if it lacks them, and a mismatch means
-// the file changed while pushing (its cache entry is dropped).
-func (p *pusher) pushKnown(ctx context.Context, d artifact.Digest) (artifact.Digest, error) {
-	built, err := p.build(d)
+// pushKnown pushes the bundle whose weights have the digest of cache entry
+// e: if the repository lacks them, the registry mounts them from a
+// repository the entry names, or else verifies them as they are uploaded
+// (a mismatch means the file changed while pushing: its entry is dropped).
+func (p *pusher) pushKnown(ctx context.Context, e cacheEntry) (artifact.Digest, error) {
+	built, err := p.build(e.Digest)
 	if err != nil {
 		return "", err
 	}
 	if err := p.check(ctx, built); err != nil {
 		return "", err
 	}
-	bd, err := p.finish(ctx, built)
+	bd, err := p.finish(ctx, built, p.mountSource(e.Repos))
 	if errors.Is(err, artifact.ErrDigestMismatch) {
 		p.cache.drop(p.key)
-		return "", fmt.Errorf("%s changed while pushing (it no longer hashes to %s): push again: %w", p.opts.weights, d, err)
+		return "", fmt.Errorf("%s changed while pushing (it no longer hashes to %s): push again: %w", p.opts.weights, e.Digest, err)
 	}
 	return bd, err
+}
+
+// here is the repository pushed to, as the digest cache names it.
+func (p *pusher) here() string { return p.ref.Host + "/" + p.ref.Repo }
+
+// mountSource is the latest of repos (HOST/REPOSITORY) on the registry
+// pushed to, other than the repository pushed to, without its host; "" when
+// there is none.
+func (p *pusher) mountSource(repos []string) string {
+	for _, r := range repos {
+		if repo, ok := strings.CutPrefix(r, p.ref.Host+"/"); ok && repo != p.ref.Repo {
+			return repo
+		}
+	}
+	return ""
 }
 
 // pushHashed hashes the weights, records their digest, runs the checks
@@ -188,13 +206,13 @@ func (p *pusher) pushHashed(ctx context.Context, checked bool) (artifact.Digest,
 	if err != nil {
 		return "", err
 	}
-	p.cache.put(p.key, built.Manifest.Layers[0].Digest)
+	p.cache.put(p.key, built.Manifest.Layers[0].Digest, "")
 	if !checked {
 		if err := p.check(ctx, built); err != nil {
 			return "", err
 		}
 	}
-	return p.finish(ctx, built)
+	return p.finish(ctx, built, "")
 }
 
 // pushStreamed sends the weights into session up while hashing them,
@@ -206,12 +224,12 @@ func (p *pusher) pushStreamed(ctx context.Context, up *client.Upload, desc artif
 	if err != nil {
 		return "", registryError(p.ref.Host, fmt.Errorf("uploading %s: %w", desc.Annotations[manifest.AnnotationTitle], err))
 	}
-	p.cache.put(p.key, d)
+	p.cache.put(p.key, d, p.here())
 	built, err := p.build(d)
 	if err != nil {
 		return "", err
 	}
-	return p.finish(ctx, built)
+	return p.finish(ctx, built, "")
 }
 
 // build assembles the bundle; weights "" means hash the weights.
@@ -225,12 +243,15 @@ func (p *pusher) build(weights artifact.Digest) (*manifest.Built, error) {
 	return built, err
 }
 
-// finish uploads the blobs the registry lacks and pushes the manifest under
-// REF's tag, returning its digest.
-func (p *pusher) finish(ctx context.Context, built *manifest.Built) (artifact.Digest, error) {
-	if err := upload(ctx, p.opts.g, p.c, p.ref.Repo, built, p.w); err != nil {
+// finish uploads the blobs the registry lacks (the weights mounted from
+// repository from if it is not "" and the registry can), records in the
+// digest cache that the weights are in REF's repository, and pushes the
+// manifest under REF's tag, returning its digest.
+func (p *pusher) finish(ctx context.Context, built *manifest.Built, from string) (artifact.Digest, error) {
+	if err := upload(ctx, p.opts.g, p.c, p.ref.Repo, built, p.w, from); err != nil {
 		return "", registryError(p.ref.Host, err)
 	}
+	p.cache.put(p.key, built.Manifest.Layers[0].Digest, p.here())
 	d, err := p.c.PushManifest(ctx, p.ref.Repo, p.ref.Reference(), manifest.MediaTypeImageManifest, built.ManifestBytes)
 	if err != nil {
 		return "", registryError(p.ref.Host, fmt.Errorf("pushing the manifest of %s: %w", p.ref, err))
@@ -299,8 +320,12 @@ func (p *pusher) check(ctx context.Context, built *manifest.Built) error {
 	return nil
 }
 
-// upload pushes every blob of the bundle that the registry lacks.
-func upload(ctx context.Context, g *globalOptions, c *client.Client, repo string, built *manifest.Built, w io.ReaderAt) error {
+// upload pushes every blob of the bundle that the registry lacks; the
+// weights (read from w) it first asks the registry to mount from
+// repository from, unless from is "". A mount that fails for any reason
+// (the registry no longer has the blob, cannot mount, or the token may not
+// read from) leaves the upload to do.
+func upload(ctx context.Context, g *globalOptions, c *client.Client, repo string, built *manifest.Built, w io.ReaderAt, from string) error {
 	for _, desc := range append([]artifact.Descriptor{*built.Manifest.Config}, built.Manifest.Layers...) {
 		_, err := c.StatBlob(ctx, repo, desc.Digest)
 		if err == nil {
@@ -309,8 +334,14 @@ func upload(ctx context.Context, g *globalOptions, c *client.Client, repo string
 		if !errors.Is(err, client.ErrNotFound) {
 			return err
 		}
+		content, small := built.Blobs[desc.Digest]
+		if !small && from != "" {
+			if mounted, err := c.MountBlob(ctx, repo, from, desc.Digest); err == nil && mounted {
+				continue
+			}
+		}
 		var r io.Reader = io.NewSectionReader(w, 0, desc.Size)
-		if content, ok := built.Blobs[desc.Digest]; ok {
+		if small {
 			r = bytes.NewReader(content)
 		}
 		if err := c.PushBlob(ctx, repo, desc, g.progress("push", desc, r)); err != nil {

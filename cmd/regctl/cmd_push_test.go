@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -212,6 +214,59 @@ func TestPushCachedDigestSendsNoWeights(t *testing.T) {
 	r = regctl(t, env, "", "inspect", "team/big@"+d.String()).must(t, exitOK, "inspect")
 	if wd := weightsDigest(t, opts.weights); !strings.Contains(r.stdout, wd.String()) {
 		t.Fatalf("the bundle pushed after the edit does not name the new weights %s:\n%s", wd, r.stdout)
+	}
+}
+
+// TestPushMountsFromAnotherRepository: a file pushed to one repository, or
+// pulled from it, is pushed to another repository of the same registry
+// without sending its weights (the digest cache names where it is, and the
+// registry mounts the blob); the bundle pulls whole from there. A cache
+// naming a repository that lacks the blob costs only the mount attempt:
+// the weights are sent and the push succeeds.
+func TestPushMountsFromAnotherRepository(t *testing.T) {
+	host, _ := registrytest.Normreg(t)
+	env := map[string]string{"REGCTL_REGISTRY": host, "XDG_CACHE_HOME": t.TempDir()}
+	opts := bigBundle(t, env)
+	pushCounting(t, opts, host+"/team/big:v1")
+	sendsNoWeights := func(opts pushOptions, ref string) {
+		t.Helper()
+		before := requestBytes(t, host)
+		_, read := pushCounting(t, opts, ref)
+		if sent := requestBytes(t, host) - before; sent > weightsSize/4 || read > weightsSize/4 {
+			t.Fatalf("push to %s sent %d bytes and read %d of the weights; want neither near %d", ref, sent, read, weightsSize)
+		}
+		out := filepath.Join(t.TempDir(), "model")
+		noCache := map[string]string{"REGCTL_REGISTRY": host, "REGCTL_DIGEST_CACHE": "off"}
+		regctl(t, noCache, "", "pull", ref, "-o", out).must(t, exitOK, "pull "+ref)
+		if got, want := weightsDigest(t, filepath.Join(out, "weights.safetensors")), weightsDigest(t, opts.weights); got != want {
+			t.Fatalf("pulled %s from %s, pushed %s", got, ref, want)
+		}
+	}
+	sendsNoWeights(opts, host+"/prod/big:v1")
+
+	// Promotion: pull with a fresh cache, push the pulled files elsewhere.
+	env2 := map[string]string{"REGCTL_REGISTRY": host, "XDG_CACHE_HOME": t.TempDir()}
+	pulled := filepath.Join(t.TempDir(), "pulled")
+	regctl(t, env2, "", "pull", "team/big:v1", "-o", pulled).must(t, exitOK, "pull")
+	promoted := bigBundle(t, env2)
+	promoted.weights, promoted.scaler = filepath.Join(pulled, "weights.safetensors"), filepath.Join(pulled, "scaler.json")
+	sendsNoWeights(promoted, host+"/release/big:v1")
+
+	entry := onlyCacheEntry(t, env)
+	var e cacheEntry
+	if b, err := os.ReadFile(entry); err != nil || json.Unmarshal(b, &e) != nil {
+		t.Fatalf("cache entry %s: %v", entry, err)
+	}
+	if want := []string{host + "/prod/big", host + "/team/big"}; !slices.Equal(e.Repos[:min(2, len(e.Repos))], want) {
+		t.Fatalf("cache entry names %v; want %v first", e.Repos, want)
+	}
+	e.Repos = []string{host + "/ghost/none"}
+	b, _ := json.Marshal(e)
+	os.WriteFile(entry, b, 0o600)
+	before := requestBytes(t, host)
+	pushCounting(t, opts, host+"/other/big:v1")
+	if sent := requestBytes(t, host) - before; sent < weightsSize {
+		t.Fatalf("push mounting from a repository without the weights sent %d bytes; want the weights sent", sent)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,7 +43,14 @@ type fileKey struct {
 type cacheEntry struct {
 	Key    fileKey         `json:"key"`
 	Digest artifact.Digest `json:"digest"`
+	// Repos are where regctl last pushed or pulled the file, as
+	// HOST/REPOSITORY, the latest first (at most maxRepos): a push to
+	// another repository of the same registry mounts the blob from there.
+	Repos []string `json:"repos,omitempty"`
 }
+
+// maxRepos is how many repositories an entry remembers.
+const maxRepos = 8
 
 // digestCache returns the cache under $XDG_CACHE_HOME/normreg/digests (else
 // ~/.cache/normreg/digests, os.UserCacheDir's choice on Linux), or nil when
@@ -69,20 +77,22 @@ func (c *digestCache) entryPath(k fileKey) string {
 	return filepath.Join(c.dir, hex.EncodeToString(sum[:]))
 }
 
-// get returns the digest recorded for k; false when there is none usable.
-func (c *digestCache) get(k fileKey) (artifact.Digest, bool) {
+// get returns the entry recorded for k, its digest parsed; false when
+// there is none usable.
+func (c *digestCache) get(k fileKey) (cacheEntry, bool) {
 	if c == nil {
-		return "", false
+		return cacheEntry{}, false
 	}
 	e, ok := readEntry(c.entryPath(k))
 	if !ok || e.Key != k {
-		return "", false
+		return cacheEntry{}, false
 	}
 	d, err := artifact.ParseDigest(string(e.Digest))
 	if err != nil || d.Algorithm() != artifact.SHA256 {
-		return "", false
+		return cacheEntry{}, false
 	}
-	return d, true
+	e.Digest = d
+	return e, true
 }
 
 // readEntry reads the entry file at path; false if it is unreadable or
@@ -96,12 +106,22 @@ func readEntry(path string) (cacheEntry, bool) {
 	return e, true
 }
 
-// put records d as k's digest, silently doing nothing when it cannot.
-func (c *digestCache) put(k fileKey, d artifact.Digest) {
+// put records d as k's digest and, unless repo is "", that the file is in
+// repo (HOST/REPOSITORY), keeping the repositories an entry for the same
+// digest named; it silently does nothing when it cannot.
+func (c *digestCache) put(k fileKey, d artifact.Digest, repo string) {
 	if c == nil {
 		return
 	}
-	b, _ := json.Marshal(cacheEntry{Key: k, Digest: d})
+	e := cacheEntry{Key: k, Digest: d}
+	if old, ok := c.get(k); ok && old.Digest == d {
+		e.Repos = old.Repos
+	}
+	if repo != "" {
+		e.Repos = append([]string{repo}, slices.DeleteFunc(e.Repos, func(r string) bool { return r == repo })...)
+		e.Repos = e.Repos[:min(len(e.Repos), maxRepos)]
+	}
+	b, _ := json.Marshal(e)
 	if os.MkdirAll(c.dir, 0o700) != nil {
 		return
 	}
@@ -113,6 +133,19 @@ func (c *digestCache) put(k fileKey, d artifact.Digest) {
 	_, err = tmp.Write(b)
 	if cerr := tmp.Close(); err == nil && cerr == nil && os.Rename(tmp.Name(), c.entryPath(k)) == nil {
 		c.pruneIfDue(time.Now())
+	}
+}
+
+// putFile is put for the file at path, which has digest d (a pulled file,
+// verified as it was written).
+func (c *digestCache) putFile(path string, d artifact.Digest, repo string) {
+	if c == nil {
+		return
+	}
+	if st, err := os.Stat(path); err == nil {
+		if k, ok := keyOf(path, st); ok {
+			c.put(k, d, repo)
+		}
 	}
 }
 

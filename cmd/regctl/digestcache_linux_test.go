@@ -47,9 +47,9 @@ func TestDigestCachePrune(t *testing.T) {
 		return names
 	}
 	kept, edited, gone := keyFor("kept", "a"), keyFor("edited", "b"), keyFor("gone", "c")
-	c.put(kept, d) // the first put prunes (no stamp yet) an empty cache
-	c.put(edited, d)
-	c.put(gone, d)
+	c.put(kept, d, "") // the first put prunes (no stamp yet) an empty cache
+	c.put(edited, d, "")
+	c.put(gone, d, "")
 	if err := os.WriteFile(filepath.Join(dir, "edited"), []byte("b, edited"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestDigestCachePrune(t *testing.T) {
 	if got := entries(); !slices.Equal(got, want) {
 		t.Fatalf("entries after pruning %v, want only the unchanged file's %v", got, want)
 	}
-	if got, ok := c.get(kept); !ok || got != d {
-		t.Fatalf("the kept entry reads %q, %v", got, ok)
+	if got, ok := c.get(kept); !ok || got.Digest != d {
+		t.Fatalf("the kept entry reads %q, %v", got.Digest, ok)
 	}
 }
