@@ -39,7 +39,7 @@ func runBench(ctx context.Context, args []string) error {
 	groups := fl.String("groups", groupNames, "groups to run, comma-separated")
 	repeat := fl.Int("repeat", 1, "run the transfer group this many times; its rows give the median")
 	jsonOut := fl.String("json", "bench.json", "where to write the report as JSON")
-	fl.BoolVar(&b.warm, "warm", true, "before each measured row, touch and free as much memory as it writes (see warmMemory); false: a row finds memory as the rows before it left it")
+	fl.BoolVar(&b.warm, "warm", true, "before each measured row, touch and free twice as much memory as it writes (see settle); false: a row finds memory as the rows before it left it")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}

@@ -30,8 +30,9 @@ func warm(args []string) error {
 // freed just before, whoever wrote it. A row's time then depended on whether
 // the row before it had freed memory (a pull after a pull) or taken it (a
 // pull after a push). Memory just freed is what the kernel hands out first,
-// so after warmMemory a row writing up to n bytes finds warm memory, as on a
-// machine without that cost; the touching itself is not timed.
+// so after warmMemory a row finds warm memory, as on a machine without that
+// cost, for about half of n (settle warms twice what a row writes); the
+// touching itself is not timed.
 func warmMemory(n int64) error {
 	free, err := memFree()
 	if err != nil {
