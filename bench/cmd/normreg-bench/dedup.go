@@ -43,7 +43,8 @@ func (b *bench) verifyOne(ctx context.Context, size int64) error {
 }
 
 // dedupGroup pushes a bundle, then a second version changing only the
-// scaler, through a proxy that counts the request bytes regctl sends.
+// scaler, then the first to another repository, through a proxy that
+// counts the request bytes regctl sends.
 func (b *bench) dedupGroup(ctx context.Context) error {
 	f, remove, err := b.scratchBundle(256<<20, 3)
 	defer remove()
@@ -68,6 +69,7 @@ func (b *bench) dedupGroup(ctx context.Context) error {
 	}{
 		{"v1", "first version (all layers)", cache, b.clients()[0].push(ref+"v1", f)},
 		{"v2", "second version, only the scaler changed", cache, append([]string{b.regctl, "push", ref + "v2"}, f.pushArgs(f.scaler2)...)},
+		{"other-repo", "first version pushed to another repository (the weights mounted)", cache, b.clients()[0].push(p.addr+"/bench/other:v1", f)},
 		{"v1-uncached", "first version again, from a machine without the digest cache", b.coldCache(), b.clients()[0].push(ref+"v1b", f)},
 	} {
 		p.sent.Store(0)
