@@ -78,8 +78,7 @@ func dispatch(ctx context.Context, args []string, g *globalOptions) error {
 			pos, err := parseFlags(c, args[1:])
 			if errors.Is(err, flag.ErrHelp) {
 				fmt.Fprintf(g.stdout, "usage: regctl %s\n", c.usage)
-				c.flags.SetOutput(g.stdout)
-				c.flags.PrintDefaults()
+				printFlags(g.stdout, c.flags)
 				return nil
 			}
 			if err != nil {
@@ -100,6 +99,28 @@ func usage(w io.Writer, cmds []*command) {
 	}
 	fmt.Fprintln(w, "REF is [host[:port]/]repo[:tag|@sha256:hex]; the default host is $REGCTL_REGISTRY.")
 	fmt.Fprintln(w, "regctl help COMMAND (or regctl COMMAND --help) shows a command's flags.")
+}
+
+// printFlags lists fs's flags as flag.PrintDefaults does, but spelt as the
+// usage lines and the README spell them (either works): --name, and -o for
+// a one-letter name.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, text := flag.UnquoteUsage(f)
+		dashes := "--"
+		if len(f.Name) == 1 {
+			dashes = "-"
+		}
+		fmt.Fprintf(w, "  %s%s", dashes, f.Name)
+		if kind != "" {
+			fmt.Fprintf(w, " %s", kind)
+		}
+		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(text, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // parseFlags parses c's flags wherever they appear among args (so

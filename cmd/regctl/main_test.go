@@ -49,9 +49,9 @@ func TestHelpExits0(t *testing.T) {
 		{[]string{"help"}, []string{"regctl pull REF -o DIR", "regctl push REF --weights F", "regctl help COMMAND"}},
 		{[]string{"--help"}, []string{"regctl verify REF"}},
 		{[]string{"-h"}, []string{"regctl serve"}},
-		{[]string{"pull", "--help"}, []string{"usage: regctl pull REF -o DIR", "-direct", "-o string"}},
-		{[]string{"help", "pull"}, []string{"usage: regctl pull REF -o DIR", "-direct"}},
-		{[]string{"push", "m:t", "-h"}, []string{"usage: regctl push REF", "-weights string"}},
+		{[]string{"pull", "--help"}, []string{"usage: regctl pull REF -o DIR", "\n  --direct\n", "\n  -o string\n"}},
+		{[]string{"help", "pull"}, []string{"usage: regctl pull REF -o DIR", "\n  --direct\n"}},
+		{[]string{"push", "m:t", "-h"}, []string{"usage: regctl push REF", "\n  --weights string\n", "\n  --input-axis int\n", "(default 1)\n"}},
 	} {
 		r := regctl(t, map[string]string{}, "", tc.args...)
 		if r.code != exitOK || r.stderr != "" {
