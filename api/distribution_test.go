@@ -123,6 +123,9 @@ func TestMount(t *testing.T) {
 		if resp.header.Get("Location") != "/v2/team/b/blobs/"+d.String() || resp.header.Get("Docker-Content-Digest") != d.String() {
 			t.Fatalf("mount headers %v", resp.header)
 		}
+		if log := r.log.String(); !strings.Contains(log, `query="mount=`+d.String()+`&from=team/a"`) {
+			t.Fatalf("the request log does not show the mount's query:\n%s", log)
+		}
 		r.do(t, "HEAD", "/v2/team/b/blobs/"+d.String(), nil).expect(t, 200, "")
 		r.do(t, "POST", "/v2/team/c/blobs/uploads/?mount="+d.String(), nil).expect(t, 201, "")
 		r.do(t, "GET", "/v2/team/c/blobs/"+d.String(), nil).expect(t, 200, "")
