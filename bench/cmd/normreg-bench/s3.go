@@ -79,31 +79,31 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles, round 
 	out := filepath.Join(b.work, "pulled")
 	k := label + "/s3/"
 	cache := b.coldCache()
-	steps := []struct {
-		step
-		bases []string
-		via   *server // the registry whose RSS is measured (nil: srv)
-	}{
-		{step{key: "sdk-put", name: "direct SDK multipart upload", argv: b.s3Self("s3put", f.weights)}, nil, nil},
-		{step{key: "aws-put", name: "aws s3 cp (up)", argv: b.awsCp(f.weights, b.s3URL())}, nil, nil},
+	uploads := []s3Step{
+		{step{key: "sdk-put", name: "direct SDK multipart upload", argv: b.s3Self("s3put", f.weights, directKey)}, nil, nil},
+		{step{key: "aws-put", name: "aws s3 cp (up)", argv: b.awsCp(f.weights, b.s3URL(directKey))}, nil, nil},
 		{step{key: "normreg-push", name: "push regctl→normreg-s3", env: cache, argv: b.clients()[0].push(ref, f)}, []string{k + "sdk-put", k + "aws-put"}, nil},
 		{step{key: "normreg-push-single", name: "push regctl→normreg-s3 (single-put-max=5GiB)", env: b.coldCache(), argv: b.clients()[0].push(single.addr+"/bench/model:v1", f)}, []string{k + "sdk-put", k + "aws-put"}, single},
-		{step{key: "sdk-get", name: "direct SDK parallel ranged download", argv: b.s3Self("s3get", out), out: out}, nil, nil},
-		{step{key: "aws-get", name: "aws s3 cp (down)", argv: b.awsCp(b.s3URL(), out), out: out}, nil, nil},
-		{step{key: "normreg-pull", name: "pull regctl←normreg-s3 (--s3-redirect)", argv: b.clients()[0].pull(ref, out), out: out}, []string{k + "sdk-get", k + "aws-get"}, nil},
-		{step{key: "normreg-pull-direct", name: "pull regctl←normreg-s3 (--s3-redirect, --direct)", argv: append(b.clients()[0].pull(ref, out), "--direct"), out: out}, []string{k + "sdk-get", k + "aws-get"}, nil},
-		{step{key: "normreg-pull-proxied", name: "pull regctl←normreg-s3 (through the registry)", argv: b.clients()[0].pull(proxy.addr+"/bench/model:v1", out), out: out}, []string{k + "sdk-get", k + "aws-get"}, proxy},
 	}
 	// The four uploads, then the four downloads, take turns at going first.
-	for _, s := range slices.Concat(turn(steps[:4], round), turn(steps[4:8], round), steps[8:]) {
-		s.key, s.group = k+s.key, g
-		if err := b.measure(ctx, cmp.Or(s.via, srv), f, s.step); err != nil {
-			return err
-		}
-		b.rep.Rows[len(b.rep.Rows)-1].Bases = s.bases
-		if s.bases == nil { // not through the registry
-			b.rep.Rows[len(b.rep.Rows)-1].ServerRSSMiB = 0
-		}
+	if err := b.s3Steps(ctx, srv, f, g, k, turn(uploads, round)); err != nil {
+		return err
+	}
+	// The direct downloads fetch the object normreg keeps the weights in,
+	// so that every download reads the same file of the S3 server.
+	key, err := b.objectOfSize(ctx, normregPrefix+"/", f.size)
+	if err != nil {
+		return err
+	}
+	downloads := []s3Step{
+		{step{key: "sdk-get", name: "direct SDK parallel ranged download", argv: b.s3Self("s3get", out, key), out: out}, nil, nil},
+		{step{key: "aws-get", name: "aws s3 cp (down)", argv: b.awsCp(b.s3URL(key), out), out: out}, nil, nil},
+		{step{key: "normreg-pull", name: "pull regctl←normreg-s3 (--s3-redirect)", argv: b.clients()[0].pull(ref, out), out: out}, []string{k + "sdk-get", k + "aws-get"}, nil},
+		{step{key: "normreg-pull-direct", name: "pull regctl←normreg-s3 (--s3-redirect, --direct)", argv: append(b.clients()[0].pull(ref, out), "--direct"), out: out}, []string{k + "sdk-get", k + "aws-get"}, nil},
+	}
+	proxied := s3Step{step{key: "normreg-pull-proxied", name: "pull regctl←normreg-s3 (through the registry)", argv: b.clients()[0].pull(proxy.addr+"/bench/model:v1", out), out: out}, []string{k + "sdk-get", k + "aws-get"}, proxy}
+	if err := b.s3Steps(ctx, srv, f, g, k, append(turn(downloads, round), proxied)); err != nil {
+		return err
 	}
 	srv.stop()
 	proxy.stop()
@@ -113,17 +113,76 @@ func (b *bench) s3Group(ctx context.Context, label string, f bundleFiles, round 
 	return b.warmPush(ctx, serverStarter{"normreg-s3", b.startNormregS3}, b.clients()[0], f, push, []string{k + "sdk-put", k + "aws-put"})
 }
 
-// s3URL is the direct transfers' object as an s3:// URL.
-func (b *bench) s3URL() string { return "s3://" + b.s3.bucket + "/" + directKey }
+// s3Step is a step of the S3 group: its bases, and the registry whose RSS
+// is measured (nil: the group's registry).
+type s3Step struct {
+	step
+	bases []string
+	via   *server
+}
+
+// s3Steps measures steps of f in order, their keys under k, against srv unless
+// a step names its registry; a step without bases (a direct transfer, not
+// through a registry) reports no registry RSS.
+func (b *bench) s3Steps(ctx context.Context, srv *server, f bundleFiles, group, k string, steps []s3Step) error {
+	for _, s := range steps {
+		s.key, s.group = k+s.key, group
+		if err := b.measure(ctx, cmp.Or(s.via, srv), f, s.step); err != nil {
+			return err
+		}
+		b.rep.Rows[len(b.rep.Rows)-1].Bases = s.bases
+		if s.bases == nil {
+			b.rep.Rows[len(b.rep.Rows)-1].ServerRSSMiB = 0
+		}
+	}
+	return nil
+}
+
+// objectOfSize is the key of an object under prefix of size bytes: after
+// a push, the object normreg keeps the weights in.
+func (b *bench) objectOfSize(ctx context.Context, prefix string, size int64) (string, error) {
+	c, err := b.s3.client(ctx)
+	if err != nil {
+		return "", err
+	}
+	var key string
+	err = eachObject(ctx, c, b.s3.bucket, prefix, func(o types.Object) {
+		if aws.ToInt64(o.Size) == size {
+			key = aws.ToString(o.Key)
+		}
+	})
+	if err == nil && key == "" {
+		err = fmt.Errorf("no object of %d bytes under %s/%s after the push", size, b.s3.bucket, prefix)
+	}
+	return key, err
+}
+
+// eachObject calls do for every object of bucket under prefix.
+func eachObject(ctx context.Context, c *s3.Client, bucket, prefix string, do func(types.Object)) error {
+	pages := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: aws.String(prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range page.Contents {
+			do(o)
+		}
+	}
+	return nil
+}
+
+// s3URL is object key as an s3:// URL.
+func (b *bench) s3URL(key string) string { return "s3://" + b.s3.bucket + "/" + key }
 
 // awsCp is aws s3 cp from src to dst against the bench's S3 server.
 func (b *bench) awsCp(src, dst string) []string {
 	return []string{"aws", "--endpoint-url", b.s3.endpoint, "--only-show-errors", "s3", "cp", src, dst}
 }
 
-// s3Self runs this binary's s3put or s3get on file.
-func (b *bench) s3Self(cmd, file string) []string {
-	return []string{b.self, cmd, "-file", file, "-key", directKey}
+// s3Self runs this binary's s3put or s3get of file as object key.
+func (b *bench) s3Self(cmd, file, key string) []string {
+	return []string{b.self, cmd, "-file", file, "-key", key}
 }
 
 // s3Clean removes what the S3 group left in the bucket.
@@ -133,16 +192,9 @@ func (b *bench) s3Clean(ctx context.Context) {
 		return
 	}
 	for _, prefix := range []string{normregPrefix, directKey} {
-		pages := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &b.s3.bucket, Prefix: aws.String(prefix)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				break
-			}
-			for _, o := range page.Contents {
-				c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.s3.bucket, Key: o.Key})
-			}
-		}
+		eachObject(ctx, c, b.s3.bucket, prefix, func(o types.Object) {
+			c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.s3.bucket, Key: o.Key})
+		})
 	}
 }
 
