@@ -16,6 +16,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -24,18 +25,33 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := dispatch(ctx, os.Args[1:]); err != nil {
+	err := dispatch(ctx, os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) { // a subcommand's -h: its flags are printed
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "normreg-bench:", err)
 		os.Exit(1)
 	}
 }
 
+// usage lists the subcommands (the package comment says more).
+const usage = `usage:
+  normreg-bench run -tools DIR -regctl BIN -registry BIN [-sizes 1GiB,4GiB] [-groups G,...] [-json FILE]   (bench/run.sh runs it)
+  normreg-bench compare A.json B.json
+  normreg-bench gen -size SIZE -o DIR [-root CHECKOUT]   (a bundle of SIZE weights to push by hand)
+  normreg-bench resolve -url URL [-c 32] [-d 3s]
+normreg-bench SUBCOMMAND -h shows a subcommand's flags.`
+
 // dispatch runs the subcommand args[0] with the rest of args.
 func dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: normreg-bench run|compare|gen|resolve|s3put|s3get|warm [flags]")
+		return errors.New(usage)
 	}
 	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Println(usage)
+		return nil
 	case "run":
 		return runBench(ctx, args[1:])
 	case "compare":
