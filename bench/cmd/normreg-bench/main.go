@@ -46,7 +46,8 @@ normreg-bench SUBCOMMAND -h shows a subcommand's flags.`
 // dispatch runs the subcommand args[0] with the rest of args.
 func dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New(usage)
+		fmt.Fprintln(os.Stderr, usage)
+		return errors.New("no subcommand given")
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
