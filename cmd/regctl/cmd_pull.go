@@ -83,7 +83,7 @@ func runPull(ctx context.Context, opts pullOptions, args []string) error {
 		return err
 	}
 	if name, err := fileName(rb.view.Weights); err == nil {
-		opts.g.digestCache().putFile(filepath.Join(opts.out, name), rb.view.Weights.Digest, rb.ref.Host+"/"+rb.ref.Repo)
+		opts.g.digestCache().putFile(filepath.Join(opts.out, name), rb.view.Weights.Digest, cachedRepo(rb.ref))
 	}
 	fmt.Fprintln(opts.g.stdout, opts.out)
 	return nil

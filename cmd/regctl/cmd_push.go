@@ -184,9 +184,6 @@ func (p *pusher) pushKnown(ctx context.Context, e cacheEntry) (artifact.Digest, 
 	return bd, err
 }
 
-// here is the repository pushed to, as the digest cache names it.
-func (p *pusher) here() string { return p.ref.Host + "/" + p.ref.Repo }
-
 // mountSource is the latest of repos (HOST/REPOSITORY) on the registry
 // pushed to, other than the repository pushed to, without its host; "" when
 // there is none.
@@ -224,7 +221,7 @@ func (p *pusher) pushStreamed(ctx context.Context, up *client.Upload, desc artif
 	if err != nil {
 		return "", registryError(p.ref.Host, fmt.Errorf("uploading %s: %w", desc.Annotations[manifest.AnnotationTitle], err))
 	}
-	p.cache.put(p.key, d, p.here())
+	p.cache.put(p.key, d, cachedRepo(p.ref))
 	built, err := p.build(d)
 	if err != nil {
 		return "", err
@@ -251,7 +248,7 @@ func (p *pusher) finish(ctx context.Context, built *manifest.Built, from string)
 	if err := upload(ctx, p.opts.g, p.c, p.ref.Repo, built, p.w, from); err != nil {
 		return "", registryError(p.ref.Host, err)
 	}
-	p.cache.put(p.key, built.Manifest.Layers[0].Digest, p.here())
+	p.cache.put(p.key, built.Manifest.Layers[0].Digest, cachedRepo(p.ref))
 	d, err := p.c.PushManifest(ctx, p.ref.Repo, p.ref.Reference(), manifest.MediaTypeImageManifest, built.ManifestBytes)
 	if err != nil {
 		return "", registryError(p.ref.Host, fmt.Errorf("pushing the manifest of %s: %w", p.ref, err))

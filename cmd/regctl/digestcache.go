@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/normreg/normreg/api/client"
 	"github.com/normreg/normreg/artifact"
 )
 
@@ -51,6 +52,9 @@ type cacheEntry struct {
 
 // maxRepos is how many repositories an entry remembers.
 const maxRepos = 8
+
+// cachedRepo is ref's repository as an entry's Repos name it: HOST/REPOSITORY.
+func cachedRepo(ref client.Ref) string { return ref.Host + "/" + ref.Repo }
 
 // digestCache returns the cache under $XDG_CACHE_HOME/normreg/digests (else
 // ~/.cache/normreg/digests, os.UserCacheDir's choice on Linux), or nil when
