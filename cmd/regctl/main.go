@@ -101,26 +101,19 @@ func usage(w io.Writer, cmds []*command) {
 	fmt.Fprintln(w, "regctl help COMMAND (or regctl COMMAND --help) shows a command's flags.")
 }
 
-// printFlags lists fs's flags as flag.PrintDefaults does, but spelt as the
-// usage lines and the README spell them (either works): --name, and -o for
-// a one-letter name.
+// printFlags is flag.PrintDefaults with the flags spelt as the usage lines
+// and the README spell them (either works): --name, and -o for a one-letter
+// name.
 func printFlags(w io.Writer, fs *flag.FlagSet) {
-	fs.VisitAll(func(f *flag.Flag) {
-		kind, text := flag.UnquoteUsage(f)
-		dashes := "--"
-		if len(f.Name) == 1 {
-			dashes = "-"
+	var b strings.Builder
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	for _, line := range strings.SplitAfter(b.String(), "\n") {
+		if name, ok := strings.CutPrefix(line, "  -"); ok && strings.IndexAny(name, " \n") > 1 {
+			line = "  --" + name
 		}
-		fmt.Fprintf(w, "  %s%s", dashes, f.Name)
-		if kind != "" {
-			fmt.Fprintf(w, " %s", kind)
-		}
-		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(text, "\n", "\n    \t"))
-		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
-			fmt.Fprintf(w, " (default %s)", f.DefValue)
-		}
-		fmt.Fprintln(w)
-	})
+		io.WriteString(w, line)
+	}
 }
 
 // parseFlags parses c's flags wherever they appear among args (so
