@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -263,7 +264,29 @@ func (u *upload) complete(ctx context.Context) error {
 	return err
 }
 
-// abort discards the upload and its parts.
+// abortRechecks are the pauses after which abort looks again for the upload.
+var abortRechecks = []time.Duration{100 * time.Millisecond, 400 * time.Millisecond}
+
+// abort discards the upload and its parts. A part whose request was cut off
+// (the Put cancelled, or the parts in flight when another failed) may be
+// stored by the server after the abort, which brings the upload back with
+// that part (versitygw does; AWS documents that an abort may need to be
+// repeated). So abort looks again after each pause of abortRechecks and
+// aborts again while ListParts finds the upload. A failed abort (the server
+// gone) ends it: nothing more can be done.
 func (u *upload) abort(ctx context.Context) {
-	u.d.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &u.d.bucket, Key: &u.key, UploadId: u.id})
+	in := &s3.AbortMultipartUploadInput{Bucket: &u.d.bucket, Key: &u.key, UploadId: u.id}
+	if _, err := u.d.client.AbortMultipartUpload(ctx, in); err != nil {
+		return
+	}
+	for _, pause := range abortRechecks {
+		time.Sleep(pause)
+		_, err := u.d.client.ListParts(ctx, &s3.ListPartsInput{Bucket: &u.d.bucket, Key: &u.key, UploadId: u.id, MaxParts: aws.Int32(1)})
+		if err != nil {
+			continue // gone (NoSuchUpload), or the server does not answer: look again after the next pause
+		}
+		if _, err := u.d.client.AbortMultipartUpload(ctx, in); err != nil {
+			return
+		}
+	}
 }
