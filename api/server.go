@@ -162,12 +162,12 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 // non-nil, is the error the request was answered with.
 func requestAttrs(c echo.Context, took time.Duration, logged error) []slog.Attr {
 	req, res := c.Request(), c.Response()
-	attrs := []slog.Attr{slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.Int("status", res.Status),
-		slog.Int64("bytes_in", req.ContentLength), slog.Int64("bytes_out", res.Size),
-		slog.Float64("duration_ms", float64(took.Microseconds())/1000), slog.String("remote", c.RealIP())}
+	attrs := []slog.Attr{slog.String("method", req.Method), slog.String("path", req.URL.Path)}
 	if req.URL.RawQuery != "" { // ?digest=, ?mount=&from=, ?n=&last=: what the request asked
 		attrs = append(attrs, slog.String("query", req.URL.RawQuery))
 	}
+	attrs = append(attrs, slog.Int("status", res.Status), slog.Int64("bytes_in", req.ContentLength), slog.Int64("bytes_out", res.Size),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000), slog.String("remote", c.RealIP()))
 	if logged != nil {
 		attrs = append(attrs, slog.String("error", logged.Error()))
 	}
