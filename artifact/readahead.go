@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"sync"
+
+	"github.com/normreg/normreg/internal/readfull"
 )
 
 // ReadAheadMin is the size from which streaming a blob through a ReadAhead
@@ -101,10 +103,7 @@ func (a *ReadAhead) fill(full chan<- filled) {
 		if buf == nil {
 			buf = make([]byte, readAheadSize)
 		}
-		n, err := io.ReadFull(a.r, buf)
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF
-		}
+		n, err := readfull.Read(a.r, buf) // io.EOF only at a clean end, not when a connection is cut off
 		if n > 0 {
 			full <- filled{buf: buf[:n]}
 		}

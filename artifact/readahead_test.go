@@ -82,6 +82,9 @@ func TestVerifiedReadAhead(t *testing.T) {
 		{"short", bytes.NewReader(data[:len(data)-1]), d, size, ErrSizeMismatch},
 		{"long", io.MultiReader(bytes.NewReader(data), bytes.NewReader([]byte{0})), d, size, ErrSizeMismatch},
 		{"failing source", io.MultiReader(bytes.NewReader(data[:readAheadSize+7]), errReader{boom}), d, size, boom},
+		// A connection cut off mid-body is a failure to read, not content
+		// that ended short: not a size mismatch, which would blame the blob.
+		{"cut off", io.MultiReader(bytes.NewReader(data[:readAheadSize+7]), errReader{io.ErrUnexpectedEOF}), d, size, io.ErrUnexpectedEOF},
 	} {
 		read, err := io.ReadAll(NewVerifiedReadAhead(c.src, c.d, c.size))
 		if c.want == nil && (err != nil || !bytes.Equal(read, data)) {

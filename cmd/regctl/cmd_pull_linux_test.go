@@ -9,7 +9,6 @@ import (
 
 	"github.com/normreg/normreg/api/client/registrytest"
 	"github.com/normreg/normreg/internal/writeback/writebacktest"
-	"github.com/normreg/normreg/manifest/bundletest"
 )
 
 // TestPullWritesWeightsAroundPageCache pulls a bundle whose weights are
@@ -21,14 +20,7 @@ import (
 func TestPullWritesWeightsAroundPageCache(t *testing.T) {
 	host, _ := registrytest.Normreg(t)
 	env := map[string]string{"REGCTL_REGISTRY": host, "XDG_CACHE_HOME": t.TempDir()}
-	opts := bigBundle(t, env)
-	w := bundletest.Safetensors(nil, append(bundletest.Linear("net.0", 4, 3), bundletest.Linear("net.2", 4096, 4096)...)...)
-	if len(w) < directMin {
-		t.Fatalf("the weights are %d bytes, want at least directMin (%d)", len(w), directMin)
-	}
-	if err := os.WriteFile(opts.weights, w, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	opts, w := largeBundle(t, env)
 	regctl(t, env, "", opts.args("team/large:v1")...).must(t, exitOK, "push")
 	dir := t.TempDir()
 	if writebacktest.InPageCache(t, dir) {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/normreg/normreg/api/client"
@@ -53,6 +54,8 @@ func registryError(host string, err error) error {
 		return fmt.Errorf("%w (registry %s wants credentials: set REGCTL_TOKEN or run `regctl login %s`)", err, host, host)
 	case errors.Is(err, client.ErrDenied):
 		return fmt.Errorf("%w (registry %s denied it: the credentials lack the permission, or the tag is immutable)", err, host)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w (a connection to %s or its storage closed before the content's end: a network or server failure, not a corrupt bundle; try again)", err, host)
 	}
 	return err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/normreg/normreg/internal/readfull"
 	"github.com/normreg/normreg/storage"
 )
 
@@ -139,10 +140,12 @@ func (d *Driver) firstPart(r io.Reader, size int64) (buf []byte, more bool, err 
 	return part[:n+m], !eof, err
 }
 
-// fill reads r into buf until buf is full or r ends (eof).
+// fill reads r into buf until buf is full or r ends (eof). Any other error
+// of r, io.ErrUnexpectedEOF included (a request body whose connection was
+// cut off), is returned.
 func fill(r io.Reader, buf []byte) (n int, eof bool, err error) {
-	n, err = io.ReadFull(r, buf)
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	n, err = readfull.Read(r, buf)
+	if errors.Is(err, io.EOF) {
 		return n, true, nil
 	}
 	return n, false, err

@@ -134,16 +134,19 @@ func testLargeObjects(t *testing.T, d storage.Driver) {
 
 func testFailingReader(t *testing.T, d storage.Driver) {
 	ctx := context.Background()
-	boom := errors.New("client went away")
 	put(t, d, "keep", "old")
 	for _, n := range []int64{100, PartSize + 100, 2*PartSize + 100} {
 		for _, key := range []string{"keep", "fresh"} {
 			// Failing where the stream ends, of unknown or of declared length:
-			// as a verifying reader does on a digest mismatch.
-			for _, declared := range []int64{-1, n} {
-				err := d.Put(ctx, key, &failingReader{r: newStream(2, n), err: boom}, declared)
-				if !errors.Is(err, boom) {
-					t.Fatalf("Put %s failing after %d bytes (declared %d) = %v, want the reader's error", key, n, declared, err)
+			// as a verifying reader does on a digest mismatch, and as a request
+			// body does when the connection is cut off (io.ErrUnexpectedEOF,
+			// which is not the stream's end).
+			for _, boom := range []error{errors.New("client went away"), io.ErrUnexpectedEOF} {
+				for _, declared := range []int64{-1, n} {
+					err := d.Put(ctx, key, &failingReader{r: newStream(2, n), err: boom}, declared)
+					if !errors.Is(err, boom) {
+						t.Fatalf("Put %s failing after %d bytes with %q (declared %d) = %v, want the reader's error", key, n, boom, declared, err)
+					}
 				}
 			}
 		}
