@@ -110,7 +110,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fl.StringVar(&cfg.listen, "listen", env("REGISTRY_LISTEN", "127.0.0.1:5000"), "address to serve on (REGISTRY_LISTEN)")
 	fl.StringVar(&cfg.storage, "storage", env("REGISTRY_STORAGE", "file://./registry-data"),
 		"file://DIR or s3://BUCKET/PREFIX?endpoint=URL&region=R (REGISTRY_STORAGE)")
-	fl.DurationVar(&cfg.uploadTTL, "upload-ttl", 24*time.Hour, "unfinished uploads older than this are removed (REGISTRY_UPLOAD_TTL)")
+	fl.DurationVar(&cfg.uploadTTL, "upload-ttl", 24*time.Hour, "unfinished uploads, and the remains of cut-off writes, idle for longer than this are removed (REGISTRY_UPLOAD_TTL)")
 	fl.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "least severe level logged: debug|info|warn|error; requests log at info (REGISTRY_LOG_LEVEL)")
 	fl.StringVar(&cfg.authFile, "auth-file", env("REGISTRY_AUTH_FILE", ""), "JSON file of scoped tokens; unset: open registry (REGISTRY_AUTH_FILE)")
 	fl.StringVar(&cfg.tlsCert, "tls-cert", env("REGISTRY_TLS_CERT", ""), "PEM certificate (chain): serve HTTPS (REGISTRY_TLS_CERT)")
@@ -212,7 +212,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	srv := &http.Server{Handler: api.New(api.Config{Store: store, Logger: log, Auth: auth,
 		RequireBundles: cfg.requireBundles, ImmutableTags: cfg.immutableTags, RedirectBlobs: cfg.s3Redirect}), ReadHeaderTimeout: 30 * time.Second}
-	go expireUploads(ctx, store.Uploads, cfg.uploadTTL, log)
+	go expireUploads(ctx, store.Uploads, driver, cfg.uploadTTL, log)
 	served := make(chan error, 1)
 	go func() { served <- serveListener(srv, ln, cfg) }()
 	log.Info("serving", "listen", ln.Addr().String(), "storage", cfg.storage, "upload_ttl", cfg.uploadTTL.String(),
@@ -228,8 +228,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	return srv.Shutdown(shutdown)
 }
 
-// expireUploads removes upload sessions older than ttl once a minute until ctx ends.
-func expireUploads(ctx context.Context, uploads *storage.Uploads, ttl time.Duration, log *slog.Logger) {
+// expireUploads runs cleanUp once a minute until ctx ends.
+func expireUploads(ctx context.Context, uploads *storage.Uploads, driver storage.Driver, ttl time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
@@ -238,13 +238,29 @@ func expireUploads(ctx context.Context, uploads *storage.Uploads, ttl time.Durat
 			return
 		case <-tick.C:
 		}
-		n, err := uploads.Expire(ctx, ttl)
-		if err != nil {
-			log.Error("expiring uploads", "error", err)
-			continue
-		}
-		if n > 0 {
-			log.Info("expired uploads", "count", n, "ttl", ttl.String())
-		}
+		cleanUp(ctx, uploads, driver, ttl, log)
+	}
+}
+
+// cleanUp removes the upload sessions idle for longer than ttl and, when
+// the driver is a storage.Sweeper, the debris of writes cut off (temp
+// files, unfinished multipart uploads) untouched for as long, and logs
+// what it removed.
+func cleanUp(ctx context.Context, uploads *storage.Uploads, driver storage.Driver, ttl time.Duration, log *slog.Logger) {
+	n, err := uploads.Expire(ctx, ttl)
+	if err != nil {
+		log.Error("expiring uploads", "error", err)
+	} else if n > 0 {
+		log.Info("expired uploads", "count", n, "ttl", ttl.String())
+	}
+	sweeper, ok := driver.(storage.Sweeper)
+	if !ok {
+		return
+	}
+	n, err = sweeper.Sweep(ctx, time.Now().Add(-ttl))
+	if err != nil {
+		log.Error("sweeping unfinished writes", "error", err)
+	} else if n > 0 {
+		log.Info("swept unfinished writes", "count", n, "ttl", ttl.String())
 	}
 }

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/normreg/normreg/storage"
 )
 
 // TestParseConfig: defaults, then REGISTRY_* environment, then flags.
@@ -157,5 +161,38 @@ func TestFlagErrorsPrintedOnce(t *testing.T) {
 	}
 	if _, err := parseConfig([]string{"--upload-ttl", "1h"}, func(k string) string { return map[string]string{"REGISTRY_LOG_LEVEL": "loud"}[k] }, io.Discard); err == nil || errors.As(err, &fe) {
 		t.Errorf("a bad REGISTRY_LOG_LEVEL: %v; want an error the flag package did not print", err)
+	}
+}
+
+// TestCleanUpSweeps runs one clean-up pass on a directory where a registry
+// killed mid-Put left a temp file two hours ago: the pass removes it and
+// logs how many it swept; a second pass finds nothing and logs nothing.
+func TestCleanUpSweeps(t *testing.T) {
+	root := t.TempDir()
+	driver, err := openDriver(context.Background(), "file://"+root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(root, ".tmp", "put-123")
+	if err := os.WriteFile(left, []byte("half a blob"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	twoHoursAgo := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(left, twoHoursAgo, twoHoursAgo); err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	cleanUp(context.Background(), storage.New(driver).Uploads, driver, time.Hour, log)
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Errorf("the temp file is still there: %v", err)
+	}
+	if !strings.Contains(logged.String(), `msg="swept unfinished writes" count=1`) {
+		t.Errorf("log %q lacks the sweep", logged.String())
+	}
+	logged.Reset()
+	cleanUp(context.Background(), storage.New(driver).Uploads, driver, time.Hour, log)
+	if logged.Len() != 0 {
+		t.Errorf("a pass with nothing to remove logged %q", logged.String())
 	}
 }

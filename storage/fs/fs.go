@@ -36,8 +36,9 @@ type Driver struct {
 }
 
 var (
-	_ storage.Driver = (*Driver)(nil)
-	_ storage.Mover  = (*Driver)(nil)
+	_ storage.Driver  = (*Driver)(nil)
+	_ storage.Mover   = (*Driver)(nil)
+	_ storage.Sweeper = (*Driver)(nil)
 )
 
 // errInvalidKey: a key that is not a valid slash-separated path for this driver.
@@ -214,6 +215,40 @@ func fill(ctx context.Context, tmp *os.File, r io.Reader, notBefore time.Time) (
 		return "", err
 	}
 	return version(fi), nil
+}
+
+// Sweep implements storage.Sweeper: it removes the temp files under
+// root/.tmp last written before before, which a process killed mid-Put
+// leaves behind (one that runs removes its own).
+func (d *Driver) Sweep(ctx context.Context, before time.Time) (int, error) {
+	dir := filepath.Join(d.root, ".tmp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return removed, err
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // renamed into place or removed meanwhile
+		}
+		if err != nil {
+			return removed, err
+		}
+		if !info.ModTime().Before(before) {
+			continue
+		}
+		switch err := os.Remove(filepath.Join(dir, e.Name())); {
+		case err == nil:
+			removed++
+		case !errors.Is(err, fs.ErrNotExist):
+			return removed, err
+		}
+	}
+	return removed, nil
 }
 
 // place puts the file src at p with op (os.Rename or os.Link), creating p's

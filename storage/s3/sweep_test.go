@@ -1,0 +1,57 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// TestSweep leaves a multipart upload with a part under the driver's prefix,
+// as a Put does whose abort could not reach the server, and one under
+// another registry's prefix in the same bucket: Sweep leaves the fresh
+// upload while it counts as in progress, then aborts it, and never touches
+// the other prefix.
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	d, err := New(ctx, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := New(ctx, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { noPendingUploads(t, d) })
+	leave := func(d *Driver) *string {
+		key := d.key("blobdata/cut-off")
+		up, err := d.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &d.bucket, Key: &key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: &d.bucket, Key: &key, UploadId: up.UploadId,
+			PartNumber: aws.Int32(1), Body: bytes.NewReader([]byte("half a blob"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return up.UploadId
+	}
+	leave(d)
+	theirs := leave(other)
+	t.Cleanup(func() {
+		other.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &other.bucket, Key: aws.String(other.key("blobdata/cut-off")), UploadId: theirs})
+	})
+	if n, err := d.Sweep(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("Sweep of uploads idle for an hour = %d, %v; want none (the upload is fresh)", n, err)
+	}
+	if n, err := d.Sweep(ctx, time.Now().Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("Sweep of everything = %d, %v; want the upload aborted", n, err)
+	}
+	out, err := other.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &other.bucket, Prefix: aws.String(other.prefix)})
+	if err != nil || len(out.Uploads) != 1 {
+		t.Errorf("the other prefix's uploads after Sweep: %d, %v; want its one upload untouched", len(out.Uploads), err)
+	}
+}
