@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -14,6 +15,7 @@ const (
 	fixRightScaler  = "ship the scaler file the model was trained with, unmodified"
 	fixFeatureOrder = "export the scaler and the model's feature list from the same training run, in the same column order"
 	fixRefitScaler  = "re-export the fitted StandardScaler's attributes from the training run; fit it on training data without NaN or infinite values"
+	fixScalerFile   = "push the file write_scaler (testdata/interop/normreg_export.py) wrote from the fitted StandardScaler: mean_, scale_, var_, n_samples_seen_ as JSON"
 	// scaleTolerance is the relative tolerance between scale_ and sqrt(var_).
 	scaleTolerance = 1e-6
 )
@@ -39,8 +41,10 @@ func checkScalerMissing(b *Bundle) Findings {
 		}
 		return Findings{refusal(ScalerMissing, fixShipScaler,
 			"the bundle has no scaler layer%s and %s: serving would feed raw features to a model trained on standardised ones", bound, declares)}
+	case errors.Is(b.ScalerReadErr, ErrInvalidScaler):
+		return nil // read, but not a scaler: scaler-invalid
 	case b.ScalerReadErr != nil:
-		return Findings{refusal(ScalerMissing, "push the scaler again; it must be a StandardScaler's attribute JSON",
+		return Findings{refusal(ScalerMissing, "push the scaler again",
 			"the scaler layer %s cannot be read: %v", b.ScalerLayer, b.ScalerReadErr)}
 	case b.Scaler == nil:
 		return Findings{refusal(ScalerMissing, "fetch the scaler layer before checking", "the scaler layer %s was not read", b.ScalerLayer)}
@@ -152,6 +156,10 @@ func quoteAll(items []string) []string {
 // missing or non-finite values, scale_ <= 0, arrays of different lengths,
 // scale_ inconsistent with var_, no samples seen.
 func checkScalerInvalid(b *Bundle) Findings {
+	if errors.Is(b.ScalerReadErr, ErrInvalidScaler) {
+		return Findings{refusal(ScalerInvalid, fixScalerFile,
+			"the scaler layer %s is not a StandardScaler's attribute JSON: %v", b.ScalerLayer, b.ScalerReadErr)}
+	}
 	s := b.Scaler
 	if s == nil {
 		return nil

@@ -84,7 +84,8 @@ func ReadScaler(r io.Reader) (*Scaler, error) {
 // and -Infinity (as Python writes them) and null array entries are read as
 // non-finite values, for the checks to report. Missing attributes are left
 // zero; with_mean and with_std default to whether mean_ and scale_ are
-// present. Only unreadable input is an error, wrapping ErrInvalidScaler.
+// present. Only unreadable input is an error, wrapping ErrInvalidScaler:
+// not JSON, wrong types, or none of the attributes that make a scaler.
 func ParseScaler(data []byte) (*Scaler, error) {
 	if len(data) > MaxScalerSize {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalidScaler, MaxScalerSize)
@@ -100,6 +101,9 @@ func ParseScaler(data []byte) (*Scaler, error) {
 	}
 	if err := s.readSamplesSeen(j.NSamplesSeen); err != nil {
 		return nil, fmt.Errorf("%w: n_samples_seen_: %w", ErrInvalidScaler, err)
+	}
+	if j.Mean == nil && j.Scale == nil && j.Var == nil && j.WithMean == nil && j.WithStd == nil {
+		return nil, fmt.Errorf("%w: it has none of mean_, scale_ and var_ (nor with_mean and with_std false): not a fitted StandardScaler's attributes", ErrInvalidScaler)
 	}
 	return s, nil
 }

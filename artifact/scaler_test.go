@@ -29,6 +29,8 @@ func TestParseScaler(t *testing.T) {
 			"&{Mean:[] Scale:[] Var:[4] NSamplesSeen:0 SamplesSeen:[] NFeaturesIn:0 FeatureNames:[] WithMean:false WithStd:false}"},
 		{"per-feature samples", `{"mean_":[0,0],"scale_":[1,1],"n_samples_seen_":[10, 7]}`,
 			"&{Mean:[0 0] Scale:[1 1] Var:[] NSamplesSeen:7 SamplesSeen:[10 7] NFeaturesIn:0 FeatureNames:[] WithMean:true WithStd:true}"},
+		{"passthrough", `{"mean_":null,"scale_":null,"var_":null,"n_samples_seen_":3,"with_mean":false,"with_std":false}`,
+			"&{Mean:[] Scale:[] Var:[] NSamplesSeen:3 SamplesSeen:[] NFeaturesIn:0 FeatureNames:[] WithMean:false WithStd:false}"},
 		{"null entry", `{"mean_":[null]}`,
 			"&{Mean:[NaN] Scale:[] Var:[] NSamplesSeen:0 SamplesSeen:[] NFeaturesIn:0 FeatureNames:[] WithMean:true WithStd:false}"},
 	}
@@ -67,6 +69,8 @@ func TestParseScalerInvalid(t *testing.T) {
 		{"bad samples", `{"n_samples_seen_":"many"}`, `n_samples_seen_: "many" is not a number`},
 		{"bad samples array", `{"n_samples_seen_":[true]}`, "n_samples_seen_: true is not a number"},
 		{"float n_features", `{"n_features_in_":2.5}`, "cannot unmarshal number 2.5"},
+		{"empty object", `{}`, "none of mean_, scale_ and var_"},
+		{"names only", `{"feature_names_in_":["age"],"n_samples_seen_":3}`, "not a fitted StandardScaler's attributes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -118,6 +118,9 @@ func newPusher(ctx context.Context, opts pushOptions, ref client.Ref, c *client.
 		if p.scaler, err = os.ReadFile(opts.scaler); err != nil {
 			return nil, usageError("--scaler: %w", err)
 		}
+		if _, err := artifact.ParseScaler(p.scaler); err != nil {
+			return nil, usageError("--scaler %s: %w (want the JSON write_scaler writes from a fitted StandardScaler: testdata/interop/normreg_export.py)", opts.scaler, err)
+		}
 	}
 	return p, nil
 }

@@ -365,17 +365,43 @@ func TestRefusedPushUploadsNothing(t *testing.T) {
 	if !strings.Contains(r.stderr, "refuse scaler-missing") || strings.Contains(r.stderr, "sha256:") {
 		t.Fatalf("refused push: stderr %q; want scaler-missing and no digest", r.stderr)
 	}
+	if files := uploaded(root); len(files) != 0 {
+		t.Fatalf("a refused push left %v in the registry", files)
+	}
+}
+
+// uploaded lists the files under the blobs and uploads of an fs registry at root.
+func uploaded(root string) []string {
+	var files []string
 	for _, dir := range []string{"blobs", "uploads"} {
-		var files []string
 		filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
 				files = append(files, path)
 			}
 			return nil
 		})
-		if len(files) != 0 {
-			t.Fatalf("a refused push left %v in the registry", files)
+	}
+	return files
+}
+
+// TestPushUnreadableScaler: a --scaler file that is not a StandardScaler's
+// attribute JSON (not JSON; JSON without the attributes) stops the push
+// before anything is sent, exit 1, naming the file and what is wrong.
+func TestPushUnreadableScaler(t *testing.T) {
+	host, root := registrytest.Normreg(t)
+	env := map[string]string{"REGCTL_REGISTRY": host, "XDG_CACHE_HOME": t.TempDir()}
+	opts := bigBundle(t, env)
+	for content, why := range map[string]string{`{"mean_": [1, 2`: "unexpected end of JSON input", `{}`: "none of mean_, scale_ and var_"} {
+		if err := os.WriteFile(opts.scaler, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
 		}
+		r := regctl(t, env, "", opts.args("team/big:v1")...)
+		if r.code != exitError || !strings.Contains(r.stderr, "--scaler "+opts.scaler+": unreadable scaler: ") || !strings.Contains(r.stderr, why) {
+			t.Errorf("push with scaler %q: exit %d, stderr %q; want exit 1 naming the file and %q", content, r.code, r.stderr, why)
+		}
+	}
+	if files := uploaded(root); len(files) != 0 {
+		t.Fatalf("a push with an unreadable scaler left %v in the registry", files)
 	}
 }
 
