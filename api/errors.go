@@ -60,6 +60,7 @@ var errorTable = []errorKind{
 	{errQueryInvalid, "QUERY_INVALID", http.StatusBadRequest, "invalid query parameter"},
 	{errUnsupported, "UNSUPPORTED", http.StatusMethodNotAllowed, "the operation is unsupported"},
 	{errRouteUnknown, "NOT_FOUND", http.StatusNotFound, "no such endpoint"},
+	{storage.ErrUnavailable, "UNAVAILABLE", http.StatusServiceUnavailable, "storage is unavailable, try again later"},
 }
 
 // internalError is what an error outside the table becomes.
@@ -98,8 +99,9 @@ type detailer interface {
 
 // writeError is the one place that turns an error into an HTTP response: the
 // status and code from the table, as detail the error's structured detail
-// (a detailer in its chain) or its text (except for internal errors, whose
-// text is only logged). HEAD responses carry no body.
+// (a detailer in its chain) or its text (except for server errors, 5xx,
+// whose text names the registry's insides and is only logged). HEAD
+// responses carry no body.
 func writeError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -109,7 +111,7 @@ func writeError(err error, c echo.Context) {
 	var detail any = err.Error()
 	var d detailer
 	switch {
-	case k.status == http.StatusInternalServerError:
+	case k.status >= http.StatusInternalServerError:
 		detail = nil
 	case errors.As(err, &d):
 		detail = d.errorDetail()

@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,5 +74,77 @@ func TestStreamedUploadSinglePut(t *testing.T) {
 	info, err := drv.Stat(ctx, blobRef.Key)
 	if err != nil || info.Size != int64(len(data)) || strings.Contains(info.Version, "-") {
 		t.Fatalf("the blob's data %s: %+v, %v; want %d bytes stored by one PutObject", blobRef.Key, info, err, len(data))
+	}
+}
+
+// TestStorageDownIs503 runs the registry on S3 through a TCP forwarder and
+// then closes the forwarder, as when the S3 server goes down: /readyz and a
+// push answer 503 UNAVAILABLE without the cause (the S3 address) in the
+// body, where a registry bug would answer 500 UNKNOWN.
+func TestStorageDownIs503(t *testing.T) {
+	b := s3Backend(t)
+	if b.unavailable != "" {
+		registrytest.Unavailable(t, "%s", b.unavailable)
+	}
+	endpoint, _ := url.Parse(os.Getenv("NORMREG_TEST_S3_ENDPOINT"))
+	fwd := forward(t, endpoint.Host)
+	r := s3BackendWith(t, func(cfg *s3.Config) { cfg.Endpoint = "http://" + fwd.addr() }).start(t)
+	r.do(t, "GET", "/readyz", nil).expect(t, 200, "")
+	fwd.close()
+	for _, req := range []struct{ method, path string }{{"GET", "/readyz"}, {"POST", "/v2/team/model/blobs/uploads/"}} {
+		resp := r.do(t, req.method, req.path, nil)
+		resp.expect(t, 503, "UNAVAILABLE")
+		if strings.Contains(string(resp.body), fwd.addr()) {
+			t.Errorf("%s %s: the body names the storage's address: %s", req.method, req.path, resp.body)
+		}
+	}
+}
+
+// forwarder passes TCP connections on to an address until closed.
+type forwarder struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// forward starts a forwarder to target on a free loopback port.
+func forward(t *testing.T, target string) *forwarder {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &forwarder{ln: ln}
+	t.Cleanup(f.close)
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			f.mu.Lock()
+			f.conns = append(f.conns, in, out)
+			f.mu.Unlock()
+			go func() { io.Copy(out, in); out.Close() }()
+			go func() { io.Copy(in, out); in.Close() }()
+		}
+	}()
+	return f
+}
+
+// addr is the forwarder's host:port.
+func (f *forwarder) addr() string { return f.ln.Addr().String() }
+
+// close stops accepting and cuts every connection: the address then refuses connections.
+func (f *forwarder) close() {
+	f.ln.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.conns {
+		c.Close()
 	}
 }

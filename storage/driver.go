@@ -18,6 +18,9 @@ var (
 	ErrPreconditionFailed = errors.New("precondition failed")
 	// ErrTooLarge: an object read whole is larger than the caller's bound.
 	ErrTooLarge = errors.New("object too large")
+	// ErrUnavailable: the storage backend could not be reached (an S3 server
+	// down or unreachable); the request may succeed later.
+	ErrUnavailable = errors.New("storage unavailable")
 )
 
 // Info describes a stored object.

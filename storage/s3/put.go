@@ -65,7 +65,7 @@ func (d *Driver) PutFresh(ctx context.Context, key string, r io.Reader, size int
 	if err == nil {
 		return nil
 	}
-	err = fmt.Errorf("put %s: %w", key, cmp.Or(body.err, err))
+	err = fmt.Errorf("put %s: %w", key, cmp.Or(body.err, unavailable(err)))
 	// The request context may be done; the clean-up must still happen.
 	ctx = context.WithoutCancel(ctx)
 	_, perr := d.PutIf(ctx, key, nil, "")
@@ -169,7 +169,7 @@ func (d *Driver) multipart(ctx context.Context, key string, first []byte, r io.R
 	if err != nil {
 		// The request context may be done; the abort must still happen.
 		up.abort(context.WithoutCancel(ctx))
-		return fmt.Errorf("put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, unavailable(err))
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/normreg/normreg/storage"
 )
@@ -203,8 +204,8 @@ func httpStatus(err error) int {
 	return 0
 }
 
-// mapErr turns S3's not-found and precondition errors into the storage
-// sentinels, wrapped with key.
+// mapErr turns S3's not-found and precondition errors and requests that
+// could not be sent into the storage sentinels, wrapped with key.
 func mapErr(key string, err error) error {
 	var noKey *types.NoSuchKey
 	var notFound *types.NotFound
@@ -216,7 +217,18 @@ func mapErr(key string, err error) error {
 	case status == 412:
 		return fmt.Errorf("%s: %w", key, storage.ErrPreconditionFailed)
 	}
-	return fmt.Errorf("%s: %w", key, err)
+	return fmt.Errorf("%s: %w", key, unavailable(err))
+}
+
+// unavailable marks err with storage.ErrUnavailable when it is a request
+// the SDK could not send (after its retries): the server is down or
+// unreachable, not refusing.
+func unavailable(err error) error {
+	var notSent *smithyhttp.RequestSendError
+	if errors.As(err, &notSent) {
+		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+	}
+	return err
 }
 
 // key is the object key of a storage key.
