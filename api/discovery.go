@@ -13,6 +13,7 @@ import (
 
 	"github.com/normreg/normreg/artifact"
 	"github.com/normreg/normreg/manifest"
+	"github.com/normreg/normreg/storage"
 )
 
 // errPaginationInvalid: the n query parameter is not a non-negative integer.
@@ -33,6 +34,15 @@ func (s *server) tagsList(c echo.Context, r route) error {
 	tags, err := paginate(c, "/v2/"+r.name+"/tags/list", list)
 	if err != nil {
 		return err
+	}
+	if len(tags) == 0 {
+		known, err := s.store.Manifests.RepositoryKnown(c.Request().Context(), r.name)
+		if err != nil {
+			return err
+		}
+		if !known {
+			return fmt.Errorf("%s: %w", r.name, storage.ErrRepositoryUnknown)
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"name": r.name, "tags": tags})
 }

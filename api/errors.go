@@ -42,6 +42,7 @@ var errorTable = []errorKind{
 	{storage.ErrBlobUnknown, "BLOB_UNKNOWN", http.StatusNotFound, "blob unknown to registry"},
 	{storage.ErrManifestUnknown, "MANIFEST_UNKNOWN", http.StatusNotFound, "manifest unknown"},
 	{storage.ErrUploadUnknown, "BLOB_UPLOAD_UNKNOWN", http.StatusNotFound, "blob upload unknown to registry"},
+	{storage.ErrRepositoryUnknown, "NAME_UNKNOWN", http.StatusNotFound, "repository name not known to registry"},
 	{storage.ErrRangeInvalid, "BLOB_UPLOAD_INVALID", http.StatusRequestedRangeNotSatisfiable, "requested range not satisfiable"},
 	{errUnauthorized, "UNAUTHORIZED", http.StatusUnauthorized, "authentication required"},
 	{errDenied, "DENIED", http.StatusForbidden, "requested access to the resource is denied"},

@@ -261,3 +261,16 @@ func (m *Manifests) Repositories(ctx context.Context, after string, n int) ([]st
 	}
 	return names, err
 }
+
+// RepositoryKnown reports whether anything (a blob, a manifest) was ever
+// pushed to repo: whether it is in the catalog.
+func (m *Manifests) RepositoryKnown(ctx context.Context, repo string) (bool, error) {
+	if err := artifact.ValidateRepository(repo); err != nil {
+		return false, err
+	}
+	_, err := m.d.Stat(ctx, catalogDir+catalogName(repo))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -21,6 +21,8 @@ var (
 	ErrRangeInvalid = errors.New("requested range not satisfiable")
 	// ErrTagImmutable: the tag matches an immutable pattern and is already set.
 	ErrTagImmutable = errors.New("tag is immutable")
+	// ErrRepositoryUnknown: nothing was ever pushed to the repository.
+	ErrRepositoryUnknown = errors.New("repository name not known to registry")
 )
 
 // Store is everything the registry keeps, built once on any Driver. Its only
