@@ -18,15 +18,20 @@ case "${1:-}" in
 start)
   BIN=$("$ROOT/scripts/tools.sh")/versitygw
   mkdir -p "$STATE/data"
-  if [ -f "$STATE/pid" ] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then
+  healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$ENDPOINT/health" || true)" = 200 ]; }
+  if [ -f "$STATE/pid" ] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null && healthy; then
     echo "s3: already running (pid $(cat "$STATE/pid"))" >&2
   else
+    # A server just killed may not have exited yet: give it 5 s to let go of the port.
+    if [ -f "$STATE/pid" ]; then
+      for _ in $(seq 1 50); do kill -0 "$(cat "$STATE/pid")" 2>/dev/null || break; sleep 0.1; done
+    fi
     ROOT_ACCESS_KEY_ID=$AK ROOT_SECRET_ACCESS_KEY=$SK nohup "$BIN" --port "127.0.0.1:$PORT" \
       --region us-east-1 --health /health --quiet posix "$STATE/data" >"$STATE/log" 2>&1 </dev/null &
     echo $! >"$STATE/pid"
   fi
   for _ in $(seq 1 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$ENDPOINT/health" || true)" = 200 ] && break
+    healthy && break
     kill -0 "$(cat "$STATE/pid")" 2>/dev/null || { echo "s3: server exited:" >&2; cat "$STATE/log" >&2; exit 1; }
     sleep 0.1
   done
