@@ -90,8 +90,8 @@ func (s *sidecar) routes() http.Handler {
 // standardizeRequest is the body of POST /v1/standardize: either rows of
 // named features, or columns of values by feature name.
 type standardizeRequest struct {
-	Rows    []map[string]float64 `json:"rows,omitempty"`
-	Columns map[string][]float64 `json:"columns,omitempty"`
+	Rows    []featureRow   `json:"rows,omitempty"`
+	Columns featureColumns `json:"columns,omitempty"`
 }
 
 // standardize answers with the request's values standardised, in the shape
@@ -107,7 +107,10 @@ func (s *sidecar) standardize(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, errors.New(`body must hold one of "rows" or "columns"`))
 		return
 	}
-	rows := req.Rows
+	rows := make([]map[string]float64, len(req.Rows))
+	for i, row := range req.Rows {
+		rows[i] = row
+	}
 	if req.Columns != nil {
 		var err error
 		if rows, err = columnsToRows(req.Columns); err != nil {

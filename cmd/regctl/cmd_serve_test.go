@@ -113,10 +113,47 @@ func TestServeStandardizes(t *testing.T) {
 	assertSklearn(t, "mlp", got)
 	assertSklearn(t, "mlp", gotCols)
 	postJSON(t, base+"/v1/standardize", map[string]any{"rows": []map[string]float64{{"age": 1}}}, http.StatusBadRequest, nil)
-	assertMetricMean(t, base+"/metrics", cols["age"])
+	// Every feature once, as a number: a null is not 0, a repeated name is
+	// not its last value, in rows and in columns alike.
+	full := func(age string) string {
+		return `{"age":` + age + `,"income":52000,"tenure_months":6,"balance":1000,"num_products":2,"credit_score":650}`
+	}
+	fullColumns := `"income":[52000],"tenure_months":[6],"balance":[1000],"num_products":[2],"credit_score":[650]}}`
+	for body, why := range map[string]string{
+		`{"rows":[` + full("null") + `]}`:                                      `feature "age": null is not a number`,
+		`{"rows":[` + full(`"41"`) + `]}`:                                      `feature "age": "41" is not a number`,
+		`{"rows":[` + strings.Replace(full("41"), "{", `{"age":42,`, 1) + `]}`: `feature "age" appears twice`,
+		`{"columns":{"age":[41,null],` + fullColumns:                           `feature "age": value 1: null is not a number`,
+		`{"columns":{"age":[41],"age":[42],` + fullColumns:                     `feature "age" appears twice`,
+		`{"columns":{"age":41,` + fullColumns:                                  `feature "age": 41 is not an array of numbers`,
+	} {
+		postRaw(t, base+"/v1/standardize", body, http.StatusBadRequest, why)
+	}
+	assertMetricMean(t, base+"/metrics", cols["age"]) // the refused requests counted for nothing
+	postRaw(t, base+"/v1/standardize", `{"rows":[`+full("41")+`]}`, http.StatusOK, `"rows":[{`)
 	cancel()
 	if code := <-done; code != exitOK {
 		t.Fatalf("serve exited %d after cancel: %s", code, stderr.String())
+	}
+}
+
+// postRaw posts the JSON text body and wants status and an answer (its
+// "error" when it has one) containing want.
+func postRaw(t *testing.T, url, body string, status int, want string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	text := string(got)
+	var e struct{ Error string }
+	if json.Unmarshal(got, &e) == nil && e.Error != "" {
+		text = e.Error
+	}
+	if resp.StatusCode != status || !strings.Contains(text, want) {
+		t.Errorf("POST %s: %d %s; want %d containing %q", body, resp.StatusCode, got, status, want)
 	}
 }
 

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// featureRow is one row of a standardize request: feature name to value.
+// It is decoded strictly, as the serving side's input must be exact: each
+// feature once (encoding/json keeps the last of a repeated key) and each
+// value a number (encoding/json reads null as 0).
+type featureRow map[string]float64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (r *featureRow) UnmarshalJSON(b []byte) error {
+	m, err := decodeFeatures(b, number)
+	*r = m
+	return err
+}
+
+// featureColumns are the columns of a standardize request: feature name to
+// values, decoded as strictly as featureRow.
+type featureColumns map[string][]float64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *featureColumns) UnmarshalJSON(b []byte) error {
+	m, err := decodeFeatures(b, numbers)
+	*c = m
+	return err
+}
+
+// decodeFeatures reads a JSON object whose keys (feature names) appear
+// once each, reading each value with value; null is no object (nil).
+func decodeFeatures[V any](b []byte, value func(json.RawMessage) (V, error)) (map[string]V, error) {
+	if string(b) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("want an object of features")
+	}
+	out := map[string]V{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		name, _ := tok.(string)
+		if _, twice := out[name]; twice {
+			return nil, fmt.Errorf("feature %q appears twice", name)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, err
+		}
+		if out[name], err = value(raw); err != nil {
+			return nil, fmt.Errorf("feature %q: %w", name, err)
+		}
+	}
+	return out, nil
+}
+
+// number reads a JSON number; null, strings and anything else are errors.
+func number(raw json.RawMessage) (float64, error) {
+	f, err := strconv.ParseFloat(string(raw), 64) // a JSON number is Go syntax; null, true, "1" are not
+	if err != nil {
+		return 0, fmt.Errorf("%s is not a number", raw)
+	}
+	return f, nil
+}
+
+// numbers reads a JSON array of numbers.
+func numbers(raw json.RawMessage) ([]float64, error) {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil || items == nil {
+		return nil, fmt.Errorf("%s is not an array of numbers", raw)
+	}
+	out := make([]float64, len(items))
+	for i, item := range items {
+		f, err := number(item)
+		if err != nil {
+			return nil, fmt.Errorf("value %d: %w", i, err)
+		}
+		out[i] = f
+	}
+	return out, nil
+}
