@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -109,7 +110,9 @@ func writeError(err error, c echo.Context) {
 	}
 	k := classify(err)
 	c.Set(logErrorKey, err)
-	var detail any = err.Error()
+	// The message already says what the sentinel's text would: clients
+	// print both (oras: "manifest invalid: manifest invalid: …").
+	var detail any = strings.TrimPrefix(err.Error(), k.message+": ")
 	var d detailer
 	switch {
 	case k.status >= http.StatusInternalServerError:
