@@ -36,15 +36,22 @@ func (s *server) tagsList(c echo.Context, r route) error {
 		return err
 	}
 	if len(tags) == 0 {
-		known, err := s.store.Manifests.RepositoryKnown(c.Request().Context(), r.name)
-		if err != nil {
+		if err := s.knownRepository(c.Request().Context(), r.name); err != nil {
 			return err
-		}
-		if !known {
-			return fmt.Errorf("%s: %w", r.name, storage.ErrRepositoryUnknown)
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"name": r.name, "tags": tags})
+}
+
+// knownRepository returns storage.ErrRepositoryUnknown (404 NAME_UNKNOWN)
+// for a repository nothing was ever pushed to, so that an empty listing of
+// a misspelt name is not taken for an empty repository.
+func (s *server) knownRepository(ctx context.Context, repo string) error {
+	known, err := s.store.Manifests.RepositoryKnown(ctx, repo)
+	if err == nil && !known {
+		err = fmt.Errorf("%s: %w", repo, storage.ErrRepositoryUnknown)
+	}
+	return err
 }
 
 // catalog serves GET /v2/_catalog[?n=&last=].

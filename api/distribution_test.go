@@ -275,18 +275,25 @@ func TestSHA512Manifest(t *testing.T) {
 	})
 }
 
-// TestTagsListUnknownRepository: listing the tags of a repository nothing
-// was pushed to is 404 NAME_UNKNOWN (a typo in a deploy script is not an
-// empty repository); one holding only a blob lists no tags, 200.
+// TestTagsListUnknownRepository: listing the tags (or the model versions)
+// of a repository nothing was pushed to is 404 NAME_UNKNOWN (a typo in a
+// deploy script is not an empty repository); one holding only a blob lists
+// none, 200.
 func TestTagsListUnknownRepository(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		r := b.start(t)
 		r.do(t, "GET", "/v2/no/such/tags/list", nil).expect(t, 404, "NAME_UNKNOWN")
+		r.do(t, "GET", "/api/v1/models/no/such/versions", nil).expect(t, 404, "NAME_UNKNOWN")
 		r.pushBlob(t, "team/blobs-only", []byte("a layer"))
 		resp := r.do(t, "GET", "/v2/team/blobs-only/tags/list", nil)
 		resp.expect(t, 200, "")
 		if string(resp.body) != `{"name":"team/blobs-only","tags":[]}`+"\n" {
 			t.Errorf("tags of a repository without tags: %s", resp.body)
+		}
+		resp = r.do(t, "GET", "/api/v1/models/team/blobs-only/versions", nil)
+		resp.expect(t, 200, "")
+		if string(resp.body) != `{"name":"team/blobs-only","versions":[]}`+"\n" {
+			t.Errorf("versions of a repository without bundles: %s", resp.body)
 		}
 	})
 }

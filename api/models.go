@@ -248,6 +248,9 @@ func summarize(fs artifact.Findings) findingsSummary {
 func (s *server) versions(c echo.Context, repo string, _ []string) error {
 	ctx := c.Request().Context()
 	infos, err := s.store.Manifests.List(ctx, repo)
+	if err == nil && len(infos) == 0 {
+		err = s.knownRepository(ctx, repo)
+	}
 	if err != nil {
 		return err
 	}
