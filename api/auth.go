@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -185,7 +186,7 @@ func (s *server) deny(c echo.Context, p caller, n need, why string) error {
 	s.log.Warn("access denied", "token", p.name, "authenticated", p.authenticated, "method", req.Method,
 		"path", req.URL.Path, "repository", n.repo, "action", string(n.action), "reason", why, "remote", c.RealIP())
 	if p.authenticated {
-		return errDenied
+		return fmt.Errorf("%w: token %q has no %s access to %s", errDenied, p.name, n.action, n.repo)
 	}
 	c.Response().Header().Set("WWW-Authenticate", basicChallenge)
 	return errUnauthorized

@@ -195,7 +195,11 @@ func (c *Client) do(ctx context.Context, r request, want ...int) (*http.Response
 			return resp, nil
 		}
 	}
-	return nil, readError(resp)
+	err = readError(resp)
+	if e, ok := err.(*Error); ok {
+		e.TokenSent = c.token != "" && req.Header.Get("Authorization") != ""
+	}
+	return nil, err
 }
 
 // switchToBasic reports whether resp is a Basic challenge the client had not

@@ -33,6 +33,11 @@ type Error struct {
 	URL     string
 	Status  int
 	Entries []ErrorEntry
+	// Text is the first line of a body that holds no OCI errors (such as Go's
+	// "Client sent an HTTP request to an HTTPS server."), else "".
+	Text string
+	// TokenSent: the request carried the client's token (so a 401 refused it).
+	TokenSent bool
 }
 
 // ErrorEntry is one OCI error: a code such as MANIFEST_UNKNOWN, a message and optional detail.
@@ -51,6 +56,9 @@ func (e *Error) Error() string {
 		if len(en.Detail) > 0 && string(en.Detail) != "null" {
 			fmt.Fprintf(&b, " (%s)", en.Detail)
 		}
+	}
+	if e.Text != "" {
+		fmt.Fprintf(&b, "; %q", e.Text)
 	}
 	return b.String()
 }
@@ -91,10 +99,20 @@ func readError(resp *http.Response) error {
 	var doc struct {
 		Errors []ErrorEntry `json:"errors"`
 	}
-	if json.Unmarshal(body, &doc) == nil {
+	if json.Unmarshal(body, &doc) == nil && len(doc.Errors) > 0 {
 		e.Entries = doc.Errors
+	} else if line, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n"); resp.Request.Method != http.MethodHead {
+		e.Text = truncate(strings.TrimSpace(line), 200)
 	}
 	return e
+}
+
+// truncate cuts s to at most n bytes, marking the cut with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // Findings returns the findings of a bundle the registry refused at push

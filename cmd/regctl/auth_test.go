@@ -42,13 +42,13 @@ func TestCredentials(t *testing.T) {
 		t.Fatalf("ls without credentials: exit %d, %q; want 1 naming UNAUTHORIZED and regctl login", r.code, r.stderr)
 	}
 	r = regctl(t, env, "wrong\n", "login")
-	if r.code != exitError || !strings.Contains(r.stderr, "401") {
-		t.Fatalf("login with a wrong token: exit %d, %q; want 1 and the 401", r.code, r.stderr)
+	if r.code != exitError || !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, "refused the token") {
+		t.Fatalf("login with a wrong token: exit %d, %q; want 1, the 401, and that the token was refused", r.code, r.stderr)
 	}
 	regctl(t, env, "right\n", "login").must(t, exitOK, "login")
 	regctl(t, env, "", "ls").must(t, exitOK, "ls with the stored token")
 	env["REGCTL_TOKEN"] = "wrong"
-	if r := regctl(t, env, "", "ls"); r.code != exitError || !strings.Contains(r.stderr, "UNAUTHORIZED") {
-		t.Fatalf("REGCTL_TOKEN did not override the stored token: exit %d, %q", r.code, r.stderr)
+	if r := regctl(t, env, "", "ls"); r.code != exitError || !strings.Contains(r.stderr, "UNAUTHORIZED") || !strings.Contains(r.stderr, "refused the token") {
+		t.Fatalf("REGCTL_TOKEN did not override the stored token, or its refusal was not named: exit %d, %q", r.code, r.stderr)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/normreg/normreg/api/client"
 	"github.com/normreg/normreg/artifact"
@@ -49,13 +51,29 @@ func registryError(host string, err error) error {
 	if fs := client.RefusedFindings(err); fs != nil {
 		return &fatalError{code: exitRefused, err: fmt.Errorf("registry %s refused the bundle %v: %w", host, fs.IDs(), err)}
 	}
+	var e *client.Error
+	errors.As(err, &e)
 	switch {
+	case errors.Is(err, client.ErrUnauthorized) && e != nil && e.TokenSent:
+		return fmt.Errorf("%w (registry %s refused the token: the one in REGCTL_TOKEN, or stored by `regctl login %s`, is wrong or was revoked)", err, host, host)
 	case errors.Is(err, client.ErrUnauthorized):
 		return fmt.Errorf("%w (registry %s wants credentials: set REGCTL_TOKEN or run `regctl login %s`)", err, host, host)
-	case errors.Is(err, client.ErrDenied):
+	case errors.Is(err, client.ErrDenied) && !explained(e):
 		return fmt.Errorf("%w (registry %s denied it: the credentials lack the permission, or the tag is immutable)", err, host)
+	case e != nil && e.Status == http.StatusBadRequest && strings.Contains(e.Text, "HTTPS"):
+		return fmt.Errorf("%w (registry %s speaks HTTPS: leave out --plain-http, and for a private CA pass --ca-file)", err, host)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%w (a connection to %s or its storage closed before the content's end: a network or server failure, not a corrupt bundle; try again)", err, host)
 	}
 	return err
+}
+
+// explained reports whether the registry said why, in an error entry's detail.
+func explained(e *client.Error) bool {
+	for _, en := range e.Entries {
+		if len(en.Detail) > 0 && string(en.Detail) != "null" {
+			return true
+		}
+	}
+	return false
 }

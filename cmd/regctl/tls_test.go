@@ -50,9 +50,28 @@ func TestRegctlTLSWithToken(t *testing.T) {
 	if !strings.Contains(r.stderr, "401") && !strings.Contains(r.stderr, "UNAUTHORIZED") {
 		t.Errorf("push with a wrong token: stderr %q names neither 401 nor UNAUTHORIZED", r.stderr)
 	}
+	if !strings.Contains(r.stderr, "refused the token") {
+		t.Errorf("push with a wrong token: stderr %q does not say the token was refused", r.stderr)
+	}
 	env["REGCTL_TOKEN"] = tlsToken
 	if got := regctl(t, env, "", "resolve", "team/churn:v1").must(t, exitOK, "resolve").line(); got != d {
 		t.Fatalf("after the refused push team/churn:v1 is %s, want %s", got, d)
+	}
+	// Outside its scope the token gets 403 saying what it may not do (a
+	// HEAD's answer has no body to say it in: then regctl guesses).
+	r = regctl(t, env, "", "tags", "prod/churn").must(t, exitError, "tags outside the token's scope")
+	if !strings.Contains(r.stderr, `token \"ci\" has no pull access to prod/churn`) || strings.Contains(r.stderr, "or the tag is immutable") {
+		t.Errorf("tags outside the scope: stderr %q; want the 403's reason, without the generic guess", r.stderr)
+	}
+	r = regctl(t, env, "", pushArgs(t, "mlp", c, "prod/churn:v1")...).must(t, exitError, "push outside the token's scope")
+	if !strings.Contains(r.stderr, "403") || !strings.Contains(r.stderr, "lack the permission") {
+		t.Errorf("push outside the scope: stderr %q; want the 403 and the guess", r.stderr)
+	}
+	// Plain HTTP to the HTTPS port: the 400 Go's server answers is explained.
+	delete(env, "REGCTL_CA_FILE")
+	r = regctl(t, env, "", "resolve", "team/churn:v1").must(t, exitError, "resolve without --ca-file")
+	if !strings.Contains(r.stderr, "HTTP request to an HTTPS server") || !strings.Contains(r.stderr, "--ca-file") {
+		t.Errorf("resolve over plain HTTP: stderr %q; want the server's answer and the --ca-file hint", r.stderr)
 	}
 	if strings.Contains(log.String(), "ci-secret") {
 		t.Fatal("the registry log holds a secret")
