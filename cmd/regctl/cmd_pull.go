@@ -53,7 +53,11 @@ func runPull(ctx context.Context, opts pullOptions, args []string) error {
 	if err := checkEmptyDir(opts.out); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(opts.out)), "."+filepath.Base(opts.out)+".pull-*")
+	parent := filepath.Dir(filepath.Clean(opts.out))
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(opts.out)+".pull-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		return usageError("-o %s: the directory %s does not exist (pull creates only the last component)", opts.out, parent)
+	}
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ func TestUsageErrorsExit1(t *testing.T) {
 		{[]string{"push", "m:t"}, "push needs --weights"},
 		{[]string{"push", "m@sha256:" + strings.Repeat("a", 64), "--weights", "x"}, "push takes a tag, not a digest"},
 		{[]string{"pull", "m:t"}, "pull needs -o DIR"},
+		{[]string{"pull", "m:t", "-o", "no/such/dir/out"}, "the directory no/such/dir does not exist"},
 		{[]string{"tag", "m:t", "bad!tag"}, "invalid tag"},
 		{[]string{"tags", "m:t"}, "tags takes a repository, not a tag"},
 		{[]string{"ls", "a", "b"}, "ls takes at most one argument"},
