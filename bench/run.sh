@@ -3,14 +3,26 @@
 # on this machine, print one table with ratios and write it as JSON.
 #
 #   bench/run.sh [--sizes 1GiB,4GiB] [--verify-sizes 16MiB,256MiB,1GiB] [--json FILE]
-#                [--groups transfer,resolve,serve,verify,dedup,load] [--repeat N]
+#                [--groups transfer,resolve,serve,verify,dedup,load] [--repeat N] [--warm=false]
 #   bench/run.sh compare A.json B.json      ratios of two runs (B against A)
+#   bench/run.sh --help                     this text; starts nothing
 #
+# --repeat N runs the transfer group N times and reports each row's median;
+# --warm=false skips touching twice a row's size of memory before it.
 # Builds regctl, the registry and the bench, installs the pinned tools
 # (scripts/tools.sh), starts a private versitygw (scripts/s3.sh on port
-# NORMREG_BENCH_S3_PORT, default 9079) and removes every file it made.
-# Needs about 3 × the largest size free in $TMPDIR. Default JSON: bench/latest.json.
+# NORMREG_BENCH_S3_PORT, default 9079; use another port while a bench runs)
+# and removes every file it made. Needs the aws CLI, and about 3 × the
+# largest size free in $TMPDIR. Default JSON: bench/latest.json.
+# A whole run takes about 10 minutes (48 with --repeat 5); bench/RESULTS.md
+# has the last one.
 set -euo pipefail
+case "${1:-}" in
+-h | --help | -help | help)
+  sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+  exit 0
+  ;;
+esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$(mktemp -d "${TMPDIR:-/tmp}/normreg-bench-bin.XXXXXX")
 trap 'rm -rf "$BIN"' EXIT
