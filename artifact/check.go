@@ -31,7 +31,7 @@ func refusal(id CheckID, fix, format string, args ...any) Finding {
 // DigestMismatchFinding reports that the blob what (e.g. "scaler layer"),
 // stored or sent under digest d, does not match it; err says how.
 func DigestMismatchFinding(what string, d Digest, err error) Finding {
-	return refusal(DigestMismatch, "push the bundle again from the original files; the stored blob is corrupt or was replaced",
+	return refusal(DigestMismatch, "the registry's copy is damaged: its operator runs `registry scrub --remove` (README), then push the bundle again from the original files",
 		"%s %s: %v", what, d, err)
 }
 

@@ -6,6 +6,7 @@
 //	         [--require-bundles PATTERN,...] [--immutable-tags PATTERN,...] [--log-level info]
 //	         [--s3-redirect]
 //	registry hash-token < secret
+//	registry scrub [--storage URL] [--remove]
 //
 // Every flag can also be set from the environment: REGISTRY_LISTEN,
 // REGISTRY_STORAGE, REGISTRY_UPLOAD_TTL, REGISTRY_AUTH_FILE,
@@ -13,7 +14,9 @@
 // REGISTRY_IMMUTABLE_TAGS, REGISTRY_LOG_LEVEL, REGISTRY_S3_REDIRECT (1 or 0).
 // A flag wins over the environment.
 // hash-token prints the auth-file hash of the secret read from stdin
-// (docs/auth.md).
+// (docs/auth.md). scrub hashes every stored blob and names those whose
+// bytes no longer match their digest; --remove deletes them, so that the
+// next push stores them again.
 package main
 
 import (
@@ -37,6 +40,12 @@ import (
 	"github.com/normreg/normreg/storage/s3"
 )
 
+// The --storage flag's default and help.
+const (
+	defaultStorage = "file://./registry-data"
+	storageUsage   = "file://DIR or s3://BUCKET/PREFIX?endpoint=URL&region=R (REGISTRY_STORAGE)"
+)
+
 // config is the registry's parsed command line and environment.
 type config struct {
 	listen    string
@@ -57,6 +66,14 @@ func main() {
 	defer stop()
 	if len(os.Args) > 1 && os.Args[1] == "hash-token" {
 		exitOn(hashToken(os.Stdin, os.Stdout))
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "scrub" {
+		err := scrub(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		exitOn(err)
 		return
 	}
 	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
@@ -104,12 +121,12 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fl.SetOutput(usage)
 	fl.Usage = func() {
 		fmt.Fprint(usage, "usage: registry [flags]\n"+
-			"       registry hash-token    reads a token on stdin, prints the hash to put in an --auth-file\n\nflags:\n")
+			"       registry hash-token    reads a token on stdin, prints the hash to put in an --auth-file\n"+
+			"       registry scrub [--storage URL] [--remove]   hash every stored blob, name (and remove) corrupt ones\n\nflags:\n")
 		fl.PrintDefaults()
 	}
 	fl.StringVar(&cfg.listen, "listen", env("REGISTRY_LISTEN", "127.0.0.1:5000"), "address to serve on (REGISTRY_LISTEN)")
-	fl.StringVar(&cfg.storage, "storage", env("REGISTRY_STORAGE", "file://./registry-data"),
-		"file://DIR or s3://BUCKET/PREFIX?endpoint=URL&region=R (REGISTRY_STORAGE)")
+	fl.StringVar(&cfg.storage, "storage", env("REGISTRY_STORAGE", defaultStorage), storageUsage)
 	fl.DurationVar(&cfg.uploadTTL, "upload-ttl", 24*time.Hour, "unfinished uploads, and the remains of cut-off writes, idle for longer than this are removed (REGISTRY_UPLOAD_TTL)")
 	fl.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "least severe level logged: debug|info|warn|error; requests log at info (REGISTRY_LOG_LEVEL)")
 	fl.StringVar(&cfg.authFile, "auth-file", env("REGISTRY_AUTH_FILE", ""), "JSON file of scoped tokens; unset: open registry (REGISTRY_AUTH_FILE)")
