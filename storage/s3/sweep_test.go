@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/normreg/normreg/storage/storagetest"
 )
 
 // TestSweep leaves a multipart upload with a part under the driver's prefix,
@@ -54,4 +56,15 @@ func TestSweep(t *testing.T) {
 	if err != nil || len(out.Uploads) != 1 {
 		t.Errorf("the other prefix's uploads after Sweep: %d, %v; want its one upload untouched", len(out.Uploads), err)
 	}
+}
+
+// TestScrub runs the scrub check on S3, where an upload is committed by
+// reference to its blob data.
+func TestScrub(t *testing.T) {
+	d, err := New(context.Background(), testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeAll(t, d) })
+	storagetest.Scrub(t, d, true)
 }
