@@ -12,8 +12,8 @@
 # Builds regctl, the registry and the bench, installs the pinned tools
 # (scripts/tools.sh), starts a private versitygw (scripts/s3.sh on port
 # NORMREG_BENCH_S3_PORT, default 9079; use another port while a bench runs)
-# and removes every file it made. Needs the aws CLI, and about 3 × the
-# largest size free in $TMPDIR. Default JSON: bench/latest.json.
+# and removes every file it made. Needs the aws CLI and taskset, and about
+# 3 × the largest size free in $TMPDIR. Default JSON: bench/latest.json.
 # A whole run takes about 10 minutes (48 with --repeat 5); bench/RESULTS.md
 # has the last one.
 set -euo pipefail

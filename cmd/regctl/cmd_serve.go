@@ -90,8 +90,8 @@ func (s *sidecar) routes() http.Handler {
 // standardizeRequest is the body of POST /v1/standardize: either rows of
 // named features, or columns of values by feature name.
 type standardizeRequest struct {
-	Rows    []featureRow   `json:"rows,omitempty"`
-	Columns featureColumns `json:"columns,omitempty"`
+	Rows    []json.RawMessage `json:"rows,omitempty"` // each a featureRow, read with its index for errors
+	Columns featureColumns    `json:"columns,omitempty"`
 }
 
 // standardize answers with the request's values standardised, in the shape
@@ -108,7 +108,12 @@ func (s *sidecar) standardize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows := make([]map[string]float64, len(req.Rows))
-	for i, row := range req.Rows {
+	for i, raw := range req.Rows {
+		var row featureRow
+		if err := json.Unmarshal(raw, &row); err != nil {
+			badRequest(w, fmt.Errorf("row %d: %w", i, err))
+			return
+		}
 		rows[i] = row
 	}
 	if req.Columns != nil {

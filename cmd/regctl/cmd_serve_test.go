@@ -120,7 +120,7 @@ func TestServeStandardizes(t *testing.T) {
 	}
 	fullColumns := `"income":[52000],"tenure_months":[6],"balance":[1000],"num_products":[2],"credit_score":[650]}}`
 	for body, why := range map[string]string{
-		`{"rows":[` + full("null") + `]}`:                                      `feature "age": null is not a number`,
+		`{"rows":[` + full("41") + `,` + full("null") + `]}`:                   `row 1: feature "age": null is not a number`,
 		`{"rows":[` + full(`"41"`) + `]}`:                                      `feature "age": "41" is not a number`,
 		`{"rows":[` + strings.Replace(full("41"), "{", `{"age":42,`, 1) + `]}`: `feature "age" appears twice`,
 		`{"columns":{"age":[41,null],` + fullColumns:                           `feature "age": value 1: null is not a number`,

@@ -55,13 +55,15 @@ func registryError(host string, err error) error {
 	errors.As(err, &e)
 	switch {
 	case errors.Is(err, client.ErrUnauthorized) && e != nil && e.TokenSent:
-		return fmt.Errorf("%w (registry %s refused the token: the one in REGCTL_TOKEN, or stored by `regctl login %s`, is wrong or was revoked)", err, host, host)
+		return fmt.Errorf("%w (registry %s refused the token sent, REGCTL_TOKEN's if set, else the one given to or stored by `regctl login %s`: it is wrong or was revoked)", err, host, host)
 	case errors.Is(err, client.ErrUnauthorized):
 		return fmt.Errorf("%w (registry %s wants credentials: set REGCTL_TOKEN or run `regctl login %s`)", err, host, host)
 	case errors.Is(err, client.ErrDenied) && !explained(e):
 		return fmt.Errorf("%w (registry %s denied it: the credentials lack the permission, or the tag is immutable)", err, host)
 	case e != nil && e.Status == http.StatusBadRequest && strings.Contains(e.Text, "HTTPS"):
-		return fmt.Errorf("%w (registry %s speaks HTTPS: leave out --plain-http, and for a private CA pass --ca-file)", err, host)
+		return fmt.Errorf("%w (registry %s speaks HTTPS; regctl spoke plain HTTP, as it does to loopback hosts and with --plain-http: pass the registry's certificate with --ca-file or REGCTL_CA_FILE, which also switches to HTTPS)", err, host)
+	case e != nil && e.Status == http.StatusServiceUnavailable && len(e.Entries) == 0:
+		return fmt.Errorf("%w (registry %s or its storage is unavailable: try again later)", err, host)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%w (a connection to %s or its storage closed before the content's end: a network or server failure, not a corrupt bundle; try again)", err, host)
 	}

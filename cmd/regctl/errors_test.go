@@ -1,0 +1,34 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/normreg/normreg/api/client"
+)
+
+// TestRegistryErrorHints: each kind of registry answer gets the hint that
+// fits it, and only that one.
+func TestRegistryErrorHints(t *testing.T) {
+	detail := json.RawMessage(`"token \"ci\" has no pull access to prod/churn"`)
+	for _, c := range []struct {
+		name string
+		err  *client.Error
+		want string // "": no hint
+	}{
+		{"401, token sent", &client.Error{Status: 401, TokenSent: true}, "refused the token sent"},
+		{"401, no token", &client.Error{Status: 401}, "wants credentials: set REGCTL_TOKEN"},
+		{"403 without a reason", &client.Error{Status: 403}, "the credentials lack the permission"},
+		{"403 with the registry's reason", &client.Error{Status: 403, Entries: []client.ErrorEntry{{Code: "DENIED", Detail: detail}}}, ""},
+		{"400 from an HTTPS port", &client.Error{Status: 400, Text: "Client sent an HTTP request to an HTTPS server."}, "pass the registry's certificate with --ca-file"},
+		{"503 without a body (HEAD)", &client.Error{Status: 503, Method: "HEAD"}, "or its storage is unavailable: try again later"},
+		{"503 with UNAVAILABLE", &client.Error{Status: 503, Entries: []client.ErrorEntry{{Code: "UNAVAILABLE", Message: "storage is unavailable, try again later"}}}, ""},
+	} {
+		got := registryError("reg.example", c.err).Error()
+		hint := strings.TrimPrefix(got, c.err.Error())
+		if c.want == "" && hint != "" || !strings.Contains(hint, c.want) {
+			t.Errorf("%s: %q; want the hint %q", c.name, got, c.want)
+		}
+	}
+}
