@@ -101,6 +101,9 @@ func catalogName(repo string) string { return strings.ReplaceAll(repo, "/", "!")
 
 func catalogRepo(name string) string { return strings.ReplaceAll(name, "!", "/") }
 
+// catalogKey is repo's entry in the catalog.
+func catalogKey(repo string) string { return catalogDir + catalogName(repo) }
+
 const uploadInfoDir = "uploads/_info/"
 
 func uploadInfoKey(id string) string {

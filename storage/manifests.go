@@ -268,7 +268,7 @@ func (m *Manifests) RepositoryKnown(ctx context.Context, repo string) (bool, err
 	if err := artifact.ValidateRepository(repo); err != nil {
 		return false, err
 	}
-	_, err := m.d.Stat(ctx, catalogDir+catalogName(repo))
+	_, err := m.d.Stat(ctx, catalogKey(repo))
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}

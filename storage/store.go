@@ -89,7 +89,7 @@ func checkRepoDigest(repo string, d artifact.Digest) error {
 
 // register records repo in the catalog, unless it is there already.
 func register(ctx context.Context, d Driver, repo string) error {
-	key := catalogDir + catalogName(repo)
+	key := catalogKey(repo)
 	_, err := d.Stat(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		err = d.Put(ctx, key, strings.NewReader(""), 0)
