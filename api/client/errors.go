@@ -53,7 +53,7 @@ func (e *Error) Error() string {
 	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.URL, e.Status, http.StatusText(e.Status))
 	for _, en := range e.Entries {
 		fmt.Fprintf(&b, "; %s: %s", en.Code, en.Message)
-		if len(en.Detail) > 0 && string(en.Detail) != "null" {
+		if en.HasDetail() {
 			fmt.Fprintf(&b, " (%s)", en.Detail)
 		}
 	}
@@ -62,6 +62,9 @@ func (e *Error) Error() string {
 	}
 	return b.String()
 }
+
+// HasDetail reports whether the entry carries a detail (not absent or null).
+func (en ErrorEntry) HasDetail() bool { return len(en.Detail) > 0 && string(en.Detail) != "null" }
 
 // Is matches the sentinels of the status, and artifact.ErrDigestMismatch
 // for a DIGEST_INVALID or SIZE_INVALID entry.
@@ -101,7 +104,8 @@ func readError(resp *http.Response) error {
 	}
 	if json.Unmarshal(body, &doc) == nil && len(doc.Errors) > 0 {
 		e.Entries = doc.Errors
-	} else if line, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n"); resp.Request.Method != http.MethodHead {
+	} else {
+		line, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n")
 		e.Text = truncate(strings.TrimSpace(line), 200)
 	}
 	return e

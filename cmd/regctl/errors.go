@@ -58,7 +58,7 @@ func registryError(host string, err error) error {
 		return fmt.Errorf("%w (registry %s refused the token sent, REGCTL_TOKEN's if set, else the one given to or stored by `regctl login %s`: it is wrong or was revoked)", err, host, host)
 	case errors.Is(err, client.ErrUnauthorized):
 		return fmt.Errorf("%w (registry %s wants credentials: set REGCTL_TOKEN or run `regctl login %s`)", err, host, host)
-	case errors.Is(err, client.ErrDenied) && !explained(e):
+	case errors.Is(err, client.ErrDenied) && !slices.ContainsFunc(e.Entries, client.ErrorEntry.HasDetail): // the registry did not say why
 		return fmt.Errorf("%w (registry %s denied it: the credentials lack the permission, or the tag is immutable)", err, host)
 	case e != nil && e.Status == http.StatusBadRequest && strings.Contains(e.Text, "HTTPS"):
 		return fmt.Errorf("%w (registry %s speaks HTTPS; regctl spoke plain HTTP, as it does to loopback hosts and with --plain-http: pass the registry's certificate with --ca-file or REGCTL_CA_FILE, which also switches to HTTPS)", err, host)
@@ -68,14 +68,4 @@ func registryError(host string, err error) error {
 		return fmt.Errorf("%w (a connection to %s or its storage closed before the content's end: a network or server failure, not a corrupt bundle; try again)", err, host)
 	}
 	return err
-}
-
-// explained reports whether the registry said why, in an error entry's detail.
-func explained(e *client.Error) bool {
-	for _, en := range e.Entries {
-		if len(en.Detail) > 0 && string(en.Detail) != "null" {
-			return true
-		}
-	}
-	return false
 }
