@@ -83,7 +83,7 @@ func runPull(ctx context.Context, opts pullOptions, args []string) error {
 	if err := os.Rename(tmp, opts.out); err != nil {
 		return fmt.Errorf("moving the verified bundle into place: %w", err)
 	}
-	if err := writeback.SyncDir(filepath.Dir(filepath.Clean(opts.out))); err != nil {
+	if err := writeback.SyncDir(parent); err != nil {
 		return err
 	}
 	if name, err := fileName(rb.view.Weights); err == nil {
