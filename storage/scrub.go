@@ -26,34 +26,47 @@ type CorruptBlob struct {
 // then rather than served wrong. It returns how many blobs it checked.
 func (b *Blobs) Scrub(ctx context.Context, remove bool, found func(CorruptBlob)) (int, error) {
 	checked := 0
+	check := func(d artifact.Digest, key string) error {
+		err := verifyKey(ctx, b.d, key, d)
+		if errors.Is(err, ErrNotFound) { // removed meanwhile
+			return nil
+		}
+		checked++
+		if err == nil || !artifact.IsMismatch(err) { // a read that fails is not a verdict on the bytes: stop
+			return err
+		}
+		c := CorruptBlob{Digest: d, Err: err}
+		if remove {
+			if err := b.removeBytes(ctx, d, key); err != nil {
+				return err
+			}
+			c.Removed = true
+		}
+		found(c)
+		return nil
+	}
 	for _, alg := range []artifact.Algorithm{artifact.SHA256, artifact.SHA512} {
-		for _, dir := range []string{"blobs/", "blobrefs/"} {
-			err := listAll(ctx, b.d, dir+string(alg)+"/", func(hex string) error {
+		// Blobs under their own key, then those held by reference (unless
+		// their own key exists too: checked already).
+		err := listAll(ctx, b.d, "blobs/"+string(alg)+"/", func(hex string) error {
+			d := artifact.Digest(string(alg) + ":" + hex)
+			return check(d, blobKey(d))
+		})
+		if err == nil {
+			err = listAll(ctx, b.d, "blobrefs/"+string(alg)+"/", func(hex string) error {
 				d := artifact.Digest(string(alg) + ":" + hex)
 				key, _, _, err := locateBlob(ctx, b.d, d)
-				if dir == "blobrefs/" && key == blobKey(d) || errors.Is(err, ErrNotFound) {
-					return nil // checked under blobs/, or removed meanwhile
+				if errors.Is(err, ErrNotFound) || err == nil && key == blobKey(d) {
+					return nil
 				}
-				if err == nil {
-					err = verifyKey(ctx, b.d, key, d)
+				if err != nil {
+					return err
 				}
-				checked++
-				if err == nil || !artifact.IsMismatch(err) {
-					return err // a read that fails is not a verdict on the bytes: stop
-				}
-				c := CorruptBlob{Digest: d, Err: err}
-				if remove {
-					if err := b.removeBytes(ctx, d, key); err != nil {
-						return err
-					}
-					c.Removed = true
-				}
-				found(c)
-				return nil
+				return check(d, key)
 			})
-			if err != nil {
-				return checked, err
-			}
+		}
+		if err != nil {
+			return checked, err
 		}
 	}
 	return checked, nil
