@@ -88,10 +88,11 @@ func (s *sidecar) routes() http.Handler {
 }
 
 // standardizeRequest is the body of POST /v1/standardize: either rows of
-// named features, or columns of values by feature name.
+// named features, or columns of values by feature name, each read strictly
+// by decodeFeatures (a row with its index for errors).
 type standardizeRequest struct {
-	Rows    []json.RawMessage `json:"rows,omitempty"` // each a featureRow, read with its index for errors
-	Columns featureColumns    `json:"columns,omitempty"`
+	Rows    []json.RawMessage `json:"rows,omitempty"`
+	Columns json.RawMessage   `json:"columns,omitempty"`
 }
 
 // standardize answers with the request's values standardised, in the shape
@@ -103,22 +104,29 @@ func (s *sidecar) standardize(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, fmt.Errorf("body: %w", err))
 		return
 	}
-	if (req.Rows == nil) == (req.Columns == nil) {
+	var cols map[string][]float64
+	if req.Columns != nil {
+		var err error
+		if cols, err = decodeFeatures(req.Columns, numbers); err != nil {
+			badRequest(w, fmt.Errorf("body: %w", err))
+			return
+		}
+	}
+	if (req.Rows == nil) == (cols == nil) {
 		badRequest(w, errors.New(`body must hold one of "rows" or "columns"`))
 		return
 	}
 	rows := make([]map[string]float64, len(req.Rows))
 	for i, raw := range req.Rows {
-		var row featureRow
-		if err := json.Unmarshal(raw, &row); err != nil {
+		var err error
+		if rows[i], err = decodeFeatures(raw, number); err != nil {
 			badRequest(w, fmt.Errorf("row %d: %w", i, err))
 			return
 		}
-		rows[i] = row
 	}
-	if req.Columns != nil {
+	if cols != nil {
 		var err error
-		if rows, err = columnsToRows(req.Columns); err != nil {
+		if rows, err = columnsToRows(cols); err != nil {
 			badRequest(w, err)
 			return
 		}
@@ -129,7 +137,7 @@ func (s *sidecar) standardize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(s.response(out, req.Columns != nil))
+	json.NewEncoder(w).Encode(s.response(out, cols != nil))
 }
 
 // apply standardises every row, and only when all are valid adds their raw

@@ -8,32 +8,11 @@ import (
 	"strconv"
 )
 
-// featureRow is one row of a standardize request: feature name to value.
-// It is decoded strictly, as the serving side's input must be exact: each
-// feature once (encoding/json keeps the last of a repeated key) and each
-// value a number (encoding/json reads null as 0).
-type featureRow map[string]float64
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (r *featureRow) UnmarshalJSON(b []byte) error {
-	m, err := decodeFeatures(b, number)
-	*r = m
-	return err
-}
-
-// featureColumns are the columns of a standardize request: feature name to
-// values, decoded as strictly as featureRow.
-type featureColumns map[string][]float64
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (c *featureColumns) UnmarshalJSON(b []byte) error {
-	m, err := decodeFeatures(b, numbers)
-	*c = m
-	return err
-}
-
-// decodeFeatures reads a JSON object whose keys (feature names) appear
-// once each, reading each value with value; null is no object (nil).
+// decodeFeatures reads a JSON object of a standardize request, a row or the
+// columns, strictly, as the serving side's input must be exact: each key
+// (feature name) once, where encoding/json keeps the last of a repeated
+// key, and each value read with value, where encoding/json reads null as 0
+// for a number. null is no object (nil).
 func decodeFeatures[V any](b []byte, value func(json.RawMessage) (V, error)) (map[string]V, error) {
 	if string(b) == "null" {
 		return nil, nil
