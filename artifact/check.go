@@ -28,11 +28,13 @@ func refusal(id CheckID, fix, format string, args ...any) Finding {
 	return Finding{ID: id, Severity: Refuse, Message: fmt.Sprintf(format, args...), Fix: fix}
 }
 
+// fixDamagedBlob is the fix of a blob whose stored bytes do not match its digest.
+const fixDamagedBlob = "the registry's copy is damaged: its operator runs `registry scrub --remove` (README), then push the bundle again from the original files"
+
 // DigestMismatchFinding reports that the blob what (e.g. "scaler layer"),
 // stored or sent under digest d, does not match it; err says how.
 func DigestMismatchFinding(what string, d Digest, err error) Finding {
-	return refusal(DigestMismatch, "the registry's copy is damaged: its operator runs `registry scrub --remove` (README), then push the bundle again from the original files",
-		"%s %s: %v", what, d, err)
+	return refusal(DigestMismatch, fixDamagedBlob, "%s %s: %v", what, d, err)
 }
 
 // checkMode refuses a bundle exported in train mode or without a declared mode.

@@ -44,8 +44,11 @@ func checkScalerMissing(b *Bundle) Findings {
 	case errors.Is(b.ScalerReadErr, ErrInvalidScaler):
 		return nil // read, but not a scaler: scaler-invalid
 	case b.ScalerReadErr != nil:
-		return Findings{refusal(ScalerMissing, "push the scaler again",
-			"the scaler layer %s cannot be read: %v", b.ScalerLayer, b.ScalerReadErr)}
+		fix := "push the scaler again"
+		if IsMismatch(b.ScalerReadErr) { // re-pushing does not replace a blob the registry has
+			fix = fixDamagedBlob
+		}
+		return Findings{refusal(ScalerMissing, fix, "the scaler layer %s cannot be read: %v", b.ScalerLayer, b.ScalerReadErr)}
 	case b.Scaler == nil:
 		return Findings{refusal(ScalerMissing, "fetch the scaler layer before checking", "the scaler layer %s was not read", b.ScalerLayer)}
 	}
