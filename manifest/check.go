@@ -121,7 +121,7 @@ func bundleOf(c *bundlepb.BundleConfig, opts CheckOptions) *artifact.Bundle {
 // readWeights fills the facts read from the weights header and BatchNorm
 // tensors, and reports config facts the weights metadata contradicts.
 func (v *View) readWeights(ctx context.Context, f Fetcher) (artifact.Findings, error) {
-	wf, err := readWeights(rangeReader{ctx: ctx, f: f, desc: v.Weights}, v.Weights.Size)
+	wf, err := readWeights(newRangeReader(ctx, f, v.Weights), v.Weights.Size)
 	if err != nil {
 		return nil, err
 	}

@@ -151,17 +151,22 @@ func TestCheckRefusesNonBundles(t *testing.T) {
 	}
 }
 
-// countingFetcher counts the bytes read through it per digest.
-func countingFetcher(next manifest.Fetcher, counts map[artifact.Digest]*atomic.Int64) manifest.Fetcher {
+// reads counts the fetches of one blob and the bytes read from them.
+type reads struct{ fetches, bytes atomic.Int64 }
+
+// countingFetcher counts the fetches and bytes read through it per digest.
+func countingFetcher(next manifest.Fetcher, counts map[artifact.Digest]*reads) manifest.Fetcher {
 	return bundletest.FetcherFunc(func(ctx context.Context, d artifact.Descriptor, off, n int64) (io.ReadCloser, error) {
 		rc, err := next.Fetch(ctx, d, off, n)
-		if err != nil || counts[d.Digest] == nil {
+		c := counts[d.Digest]
+		if err != nil || c == nil {
 			return rc, err
 		}
+		c.fetches.Add(1)
 		return struct {
 			io.Reader
 			io.Closer
-		}{io.TeeReader(rc, countWriter{counts[d.Digest]}), rc}, nil
+		}{io.TeeReader(rc, countWriter{&c.bytes}), rc}, nil
 	})
 }
 
@@ -169,19 +174,36 @@ type countWriter struct{ n *atomic.Int64 }
 
 func (c countWriter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); return len(p), nil }
 
+// TestCheckReadsOnlyTheWeightsHeaderAndBNTensors checks that Check reads
+// the weights' header and BatchNorm statistics by ranges, not the tensors
+// between them, in blocks: header and statistics within the first 64 KiB
+// take one fetch (they took one per read, eight for one BatchNorm layer),
+// statistics beyond them one more.
 func TestCheckReadsOnlyTheWeightsHeaderAndBNTensors(t *testing.T) {
-	var ts []bundletest.Tensor
-	ts = append(ts, bundletest.Linear("net.0", 512, 3)...)
-	ts = append(ts, bundletest.BatchNorm("net.1", slices.Repeat([]float64{0.5}, 512), slices.Repeat([]float64{2}, 512), 50)...)
-	ts = append(ts, bundletest.Linear("big", 1024, 512)...) // 2 MiB that must not be read
-	w := bundletest.Safetensors(nil, ts...)
-	b := newBundle(t, w, scaler(), declared())
-	wd := b.Manifest.Layers[0].Digest
-	counts := map[artifact.Digest]*atomic.Int64{wd: {}}
-	_, fs := check(t, b.ManifestBytes, countingFetcher(b.fetcher(nil, nil), counts))
-	wantIDs(t, "large weights", fs)
-	if n := counts[wd].Load(); n == 0 || n > 64<<10 {
-		t.Errorf("Check read %d bytes of %d-byte weights; want the header and BN tensors only (< 64 KiB)", n, len(w))
+	bn := func(name string) []bundletest.Tensor {
+		return bundletest.BatchNorm(name, slices.Repeat([]float64{0.5}, 512), slices.Repeat([]float64{2}, 512), 50)
+	}
+	var near, far []bundletest.Tensor
+	near = append(near, bundletest.Linear("net.0", 512, 3)...)
+	near = append(near, bn("net.1")...)
+	near = append(near, bundletest.Linear("net.2", 1024, 512)...) // 2 MiB that must not be read
+	far = append(far, near[:2]...)                                // net.0
+	far = append(far, bundletest.Linear("net.2", 1024, 512)...)   // 2 MiB that must not be read
+	far = append(far, bn("net.3")...)
+	for _, c := range []struct {
+		name    string
+		tensors []bundletest.Tensor
+		fetches int64
+	}{{"statistics near the header", near, 1}, {"statistics after a large tensor", far, 2}} {
+		w := bundletest.Safetensors(nil, c.tensors...)
+		b := newBundle(t, w, scaler(), declared())
+		wd := b.Manifest.Layers[0].Digest
+		counts := map[artifact.Digest]*reads{wd: {}}
+		_, fs := check(t, b.ManifestBytes, countingFetcher(b.fetcher(nil, nil), counts))
+		wantIDs(t, c.name, fs)
+		if n, f := counts[wd].bytes.Load(), counts[wd].fetches.Load(); n == 0 || n > c.fetches*64<<10 || f != c.fetches {
+			t.Errorf("%s: Check read %d bytes of %d-byte weights in %d fetches; want the header and BN tensors only, in %d fetches of 64 KiB at most", c.name, n, len(w), f, c.fetches)
+		}
 	}
 }
 

@@ -28,7 +28,7 @@ type DiffReport struct {
 // range; the whole weights are never read.
 func DiffSide(ctx context.Context, view *View, f Fetcher, tensorBytes bool) (artifact.DiffSide, error) {
 	b, w := view.Bundle, view.Weights
-	h, err := artifact.ReadSafetensorsHeader(io.NewSectionReader(rangeReader{ctx: ctx, f: f, desc: w}, 0, w.Size))
+	h, err := artifact.ReadSafetensorsHeader(io.NewSectionReader(newRangeReader(ctx, f, w), 0, w.Size))
 	if err != nil {
 		return artifact.DiffSide{}, fmt.Errorf("weights %s: %w", w.Digest, err)
 	}

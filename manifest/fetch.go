@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/normreg/normreg/artifact"
 )
@@ -58,26 +59,62 @@ func readVerified(ctx context.Context, f Fetcher, desc artifact.Descriptor, limi
 	return b, nil
 }
 
-// rangeReader reads one blob by ranged fetches: each ReadAt is one Fetch of
-// len(p) bytes (fewer past the blob's end) at its offset.
+// minRangeRead is the least a rangeReader fetches at once. The checks read
+// a weights file's 8-byte header length, its header and each BatchNorm
+// statistic; in most files the header and many statistics lie within the
+// first few KiB, or next to each other, so one block serves several reads.
+const minRangeRead = 64 << 10
+
+// rangeReader reads one blob by ranged fetches: a ReadAt outside the last
+// block fetched fetches a new one, of len(p) bytes but at least
+// minRangeRead (fewer past the blob's end), at its offset.
 type rangeReader struct {
 	ctx  context.Context
 	f    Fetcher
 	desc artifact.Descriptor
+
+	mu    sync.Mutex
+	off   int64  // where block starts in the blob
+	block []byte // the last range fetched
+}
+
+// newRangeReader returns a rangeReader of desc.
+func newRangeReader(ctx context.Context, f Fetcher, desc artifact.Descriptor) *rangeReader {
+	return &rangeReader{ctx: ctx, f: f, desc: desc}
 }
 
 // ReadAt implements io.ReaderAt.
-func (r rangeReader) ReadAt(p []byte, off int64) (int, error) {
+func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
 	if off >= r.desc.Size {
 		return 0, io.EOF
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
-	rc, err := r.f.Fetch(r.ctx, r.desc, off, min(int64(len(p)), r.desc.Size-off))
+	want := min(int64(len(p)), r.desc.Size-off)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if off < r.off || off+want > r.off+int64(len(r.block)) {
+		block := make([]byte, min(max(want, minRangeRead), r.desc.Size-off))
+		if err := r.fetch(block, off); err != nil {
+			return 0, err
+		}
+		r.off, r.block = off, block
+	}
+	n := copy(p[:want], r.block[off-r.off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// fetch reads len(p) bytes of the blob at off into p.
+func (r *rangeReader) fetch(p []byte, off int64) error {
+	rc, err := r.f.Fetch(r.ctx, r.desc, off, int64(len(p)))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer rc.Close()
-	return io.ReadFull(rc, p)
+	_, err = io.ReadFull(rc, p)
+	return err
 }

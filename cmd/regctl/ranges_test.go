@@ -72,15 +72,16 @@ func (rec *weightsReads) split() (whole int, closed, open []string) {
 
 // TestVerifyChecksReadWeightsByClosedRanges verifies a bundle through a
 // proxy that records the weights requests: the checks read the weights
-// header and the BatchNorm tensors by closed ranges only; the one request
-// without a Range is the digest verification's, which must read it all.
+// header and the BatchNorm tensors by closed ranges only (one here: the
+// file is smaller than the checks' 64 KiB blocks); the one request without
+// a Range is the digest verification's, which must read it all.
 func TestVerifyChecksReadWeightsByClosedRanges(t *testing.T) {
 	host, _ := registrytest.Normreg(t)
 	pinned := pushCase(t, map[string]string{"REGCTL_REGISTRY": host}, "mlp", "verify/mlp")
 	phost, rec := recordWeightsReads(t, host, "mlp")
 	regctl(t, map[string]string{"REGCTL_REGISTRY": phost}, "", "verify", pinned).must(t, exitOK, "verify through the proxy")
 	whole, closed, open := rec.split()
-	if whole > 1 || len(open) > 0 || len(closed) < 2 {
+	if whole > 1 || len(open) > 0 || len(closed) == 0 {
 		t.Fatalf("weights read whole %d times, by open-ended ranges %v, by closed ranges %v; want at most one whole read (the digest) and the header and BatchNorm tensors by closed ranges",
 			whole, open, closed)
 	}
