@@ -12,6 +12,7 @@ import (
 // Fixes of the scaler checks.
 const (
 	fixShipScaler   = "push with --scaler FILE, the StandardScaler fitted on the training data; or --no-scaler if the model really takes raw features"
+	fixBoundScaler  = "push with --scaler FILE, the scaler the weights were exported with; a model that really takes raw features is exported without one (no " + MetaScalerSHA256 + " in the weights' metadata)"
 	fixRightScaler  = "ship the scaler file the model was trained with, unmodified"
 	fixFeatureOrder = "export the scaler and the model's feature list from the same training run, in the same column order"
 	fixRefitScaler  = "re-export the fitted StandardScaler's attributes from the training run; fit it on training data without NaN or infinite values"
@@ -26,7 +27,7 @@ func checkScalerMissing(b *Bundle) Findings {
 		if b.WeightsScaler == "" {
 			return nil
 		}
-		return Findings{refusal(ScalerMissing, fixShipScaler,
+		return Findings{refusal(ScalerMissing, fixBoundScaler,
 			"the bundle declares no preprocessing, but the weights' metadata binds scaler sha256:%s (%s)", b.WeightsScaler, MetaScalerSHA256)}
 	}
 	switch {

@@ -106,7 +106,7 @@ func TestCheckScalerMissing(t *testing.T) {
 		{"none but weights bind a scaler", func(b *Bundle) {
 			noScaler(b)
 			b.Preprocessing, b.WeightsScaler = PreprocessingNone, strings.Repeat("ab", 32)
-		}, []CheckID{ScalerMissing}, []string{"declares no preprocessing, but the weights' metadata binds scaler sha256:abab"}},
+		}, []CheckID{ScalerMissing}, []string{"declares no preprocessing, but the weights' metadata binds scaler sha256:abab", "push with --scaler FILE, the scaler the weights were exported with; a model that really takes raw features is exported without one"}},
 	})
 }
 
