@@ -20,7 +20,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 URL [namespace]" >&2; exit 2; }
 URL=$1 NS=${2:-conformance/repo1}
 
-TOOLS=${NORMREG_TOOLS_BIN:-$("$ROOT/scripts/tools.sh")} || { echo "0 passed, 1 failed"; exit 2; }
+TOOLS=${NORMREG_TOOLS_BIN:-$("$ROOT/scripts/tools.sh" conformance)} || { echo "0 passed, 1 failed"; exit 2; }
 BIN="$TOOLS/conformance"
 
 case "$URL" in

@@ -22,7 +22,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 URL [repository]" >&2; exit 2; }
 URL=$1
 REPO=${2:-smoke/model}
-ORAS="${NORMREG_TOOLS_BIN:-$("$ROOT/scripts/tools.sh")}/oras"
+ORAS="${NORMREG_TOOLS_BIN:-$("$ROOT/scripts/tools.sh" oras)}/oras"
 CACHE=$(mktemp -d "${TMPDIR:-/tmp}/oras-smoke.XXXXXX")
 
 case "$URL" in

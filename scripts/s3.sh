@@ -16,7 +16,7 @@ ENDPOINT=http://127.0.0.1:$PORT
 
 case "${1:-}" in
 start)
-  BIN=$("$ROOT/scripts/tools.sh")/versitygw
+  BIN=$("$ROOT/scripts/tools.sh" versitygw)/versitygw
   mkdir -p "$STATE/data"
   healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$ENDPOINT/health" || true)" = 200 ]; }
   if [ -f "$STATE/pid" ] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null && healthy; then

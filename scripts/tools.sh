@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tools.sh — install (once, pinned) the external programs the tests use and
-# print the directory that holds them. Builds from the Go module proxy only.
+# tools.sh [NAME...] — install (once, pinned) the external programs the tests use,
+# or only the NAMEs given, and print the directory that holds them. Builds from
+# the Go module proxy only.
 #
 #   versitygw     v1.8.0   a real S3 server (posix backend)
 #   oras          v1.3.6   a real OCI client
@@ -29,11 +30,18 @@ install_tool() { # name module@version
   ln -sfn "$bin" "$DIR/bin/$name"
 }
 
-install_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0 &
-install_tool oras oras.land/oras/cmd/oras@v1.3.6 &
-install_tool conformance github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111 &
-install_tool distribution github.com/distribution/distribution/v3/cmd/registry@v3.1.2 &
-install_tool staticcheck honnef.co/go/tools/cmd/staticcheck@v0.8.2 &
+declare -A MODULES=(
+  [versitygw]=github.com/versity/versitygw/cmd/versitygw@v1.8.0
+  [oras]=oras.land/oras/cmd/oras@v1.3.6
+  [conformance]=github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111
+  [distribution]=github.com/distribution/distribution/v3/cmd/registry@v3.1.2
+  [staticcheck]=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+)
+[ $# -gt 0 ] || set -- "${!MODULES[@]}"
+for name in "$@"; do
+  [ -n "${MODULES[$name]:-}" ] || { echo "tools: unknown tool $name (known: ${!MODULES[*]})" >&2; exit 2; }
+  install_tool "$name" "${MODULES[$name]}" &
+done
 fail=0
 for job in $(jobs -p); do wait "$job" || fail=1; done
 [ "$fail" = 0 ] || exit 1

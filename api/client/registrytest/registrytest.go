@@ -55,7 +55,7 @@ func Tool(t testing.TB, name string) string {
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}
-	out, err := exec.Command(filepath.Join(ModuleRoot(), "scripts", "tools.sh")).Output()
+	out, err := exec.Command(filepath.Join(ModuleRoot(), "scripts", "tools.sh"), name).Output()
 	if err != nil {
 		Unavailable(t, "scripts/tools.sh could not install %s: %v", name, err)
 	}
