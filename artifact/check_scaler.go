@@ -36,11 +36,11 @@ func checkScalerMissing(b *Bundle) Findings {
 		if b.Preprocessing == PreprocessingUnset {
 			declares = "does not declare preprocessing none"
 		}
-		bound := ""
+		bound, fix := "", fixShipScaler
 		if b.WeightsScaler != "" {
-			bound = fmt.Sprintf(" (the weights' metadata binds scaler sha256:%s, %s)", b.WeightsScaler, MetaScalerSHA256)
+			bound, fix = fmt.Sprintf(" (the weights' metadata binds scaler sha256:%s, %s)", b.WeightsScaler, MetaScalerSHA256), fixBoundScaler
 		}
-		return Findings{refusal(ScalerMissing, fixShipScaler,
+		return Findings{refusal(ScalerMissing, fix,
 			"the bundle has no scaler layer%s and %s: serving would feed raw features to a model trained on standardised ones", bound, declares)}
 	case errors.Is(b.ScalerReadErr, ErrInvalidScaler):
 		return nil // read, but not a scaler: scaler-invalid

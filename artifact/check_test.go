@@ -98,7 +98,7 @@ func TestCheckScalerMissing(t *testing.T) {
 		{"no scaler layer, weights bind one", func(b *Bundle) {
 			noScaler(b)
 			b.WeightsScaler = strings.Repeat("cd", 32)
-		}, []CheckID{ScalerMissing}, []string{"no scaler layer (the weights' metadata binds scaler sha256:" + strings.Repeat("cd", 32)}},
+		}, []CheckID{ScalerMissing}, []string{"no scaler layer (the weights' metadata binds scaler sha256:" + strings.Repeat("cd", 32), "push with --scaler FILE, the scaler the weights were exported with"}},
 		{"not fetched", func(b *Bundle) { b.Scaler, b.ScalerReadErr = nil, errors.New("blob unknown") }, []CheckID{ScalerMissing}, []string{"cannot be read: blob unknown"}},
 		{"damaged", func(b *Bundle) { b.Scaler, b.ScalerReadErr = nil, fmt.Errorf("%w: boom", ErrDigestMismatch) }, []CheckID{ScalerMissing}, []string{"cannot be read", "registry scrub --remove"}},
 		{"not a scaler", func(b *Bundle) { b.Scaler, b.ScalerReadErr = nil, fmt.Errorf("%w: boom", ErrInvalidScaler) }, []CheckID{ScalerInvalid}, []string{"is not a StandardScaler's attribute JSON: unreadable scaler: boom", "write_scaler"}},

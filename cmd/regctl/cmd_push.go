@@ -40,7 +40,7 @@ func newPushCommand(g *globalOptions) *command {
 	fs.StringVar(&opts.features, "features", "", "file of the input feature names, in order (one a line or comma-separated)")
 	fs.StringVar(&opts.inputTensor, "input-tensor", "", "weights tensor whose input axis has one entry per feature")
 	fs.IntVar(&opts.inputAxis, "input-axis", 1, "axis of --input-tensor that counts the features")
-	fs.StringVar(&opts.parent, "parent", "", "REF of the bundle this one was fine-tuned from")
+	fs.StringVar(&opts.parent, "parent", "", "REF of the bundle this one was fine-tuned from, in the repository pushed to (without a host: on the registry pushed to)")
 	fs.BoolVar(&opts.bnFrozen, "bn-frozen", false, "BatchNorm was deliberately frozen while fine-tuning")
 	fs.IntVar(&opts.batchSize, "batch-size", 0, "training batch size")
 	fs.Var(opts.labels, "label", "k=v label (repeatable)")
@@ -284,12 +284,13 @@ func (opts pushOptions) declared(ctx context.Context, ref client.Ref, c *client.
 	return d, err
 }
 
-// parentFacts resolves --parent, which must be in REF's repository, to its
-// digest and its weights layer's digest.
+// parentFacts resolves --parent, which must be in REF's repository (a
+// --parent without a host is on REF's registry), to its digest and its
+// weights layer's digest.
 func (opts pushOptions) parentFacts(ctx context.Context, ref client.Ref, c *client.Client) (artifact.Digest, artifact.Digest, error) {
-	parent, err := opts.g.parseRef(opts.parent)
+	parent, err := client.ParseRef(opts.parent, ref.Host)
 	if err != nil {
-		return "", "", err
+		return "", "", usageError("--parent: %w", err)
 	}
 	if parent.Host != ref.Host || parent.Repo != ref.Repo {
 		return "", "", usageError("--parent %s must be in the repository pushed to, %s/%s", parent, ref.Host, ref.Repo)

@@ -417,3 +417,25 @@ func TestPushPrintsFindingsOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestPushParentOnTheRegistryPushedTo: a --parent without a host is on the
+// registry of the REF pushed to, whatever REGCTL_REGISTRY says (it was
+// resolved against REGCTL_REGISTRY: unset, the push failed; another host,
+// it was refused as outside the repository).
+func TestPushParentOnTheRegistryPushedTo(t *testing.T) {
+	host, _ := registrytest.Normreg(t)
+	for _, registryEnv := range []string{"", "127.0.0.1:1"} {
+		env := map[string]string{"REGCTL_REGISTRY": registryEnv, "XDG_CACHE_HOME": t.TempDir()}
+		parent := readCase(t, "mlp")
+		regctl(t, env, "", pushArgs(t, "mlp", parent, host+"/team/tuned:v1")...).must(t, exitOK, "push of the parent")
+		c := readCase(t, "finetune-ok")
+		args := append(pushArgs(t, "finetune-ok", c, host+"/team/tuned:v2"), "--parent", "team/tuned:v1")
+		regctl(t, env, "", args...).must(t, exitOK, "push with --parent team/tuned:v1, REGCTL_REGISTRY="+registryEnv)
+		// The parent was read: the stale fine-tune is refused against it.
+		s := readCase(t, "finetune-stale")
+		args = append(pushArgs(t, "finetune-stale", s, host+"/team/tuned:v3"), "--parent", "team/tuned:v1")
+		if r := regctl(t, env, "", args...).must(t, exitRefused, "push of a stale fine-tune"); !strings.Contains(r.stderr, "bn-stale") {
+			t.Errorf("stale fine-tune against --parent team/tuned:v1: %s", r.stderr)
+		}
+	}
+}
