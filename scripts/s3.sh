@@ -3,7 +3,7 @@
 #
 #   eval "$(scripts/s3.sh start)"   starts it (installing it first if needed) and prints
 #                                   the NORMREG_TEST_S3_* and AWS_* variables the tests read
-#   scripts/s3.sh stop              stops it and removes its data
+#   scripts/s3.sh stop              stops it (waiting up to 5 s for it to exit) and removes its data
 #
 # NORMREG_S3_PORT (default 9070) and NORMREG_S3_DIR (default /tmp/normreg-s3-$PORT) choose
 # where it listens and keeps data. One bucket, "normreg-test", is created.
@@ -46,7 +46,11 @@ export AWS_REGION=us-east-1
 OUT
   ;;
 stop)
-  if [ -f "$STATE/pid" ]; then kill "$(cat "$STATE/pid")" 2>/dev/null || true; fi
+  if [ -f "$STATE/pid" ]; then
+    PID=$(cat "$STATE/pid")
+    kill "$PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done # gone within 5 s
+  fi
   rm -rf "$STATE"
   ;;
 *) echo "usage: $0 start|stop" >&2; exit 2 ;;
