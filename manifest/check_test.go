@@ -177,7 +177,8 @@ func (c countWriter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); retu
 // TestCheckReadsOnlyTheWeightsHeaderAndBNTensors checks that Check reads
 // the weights' header and BatchNorm statistics by ranges, not the tensors
 // between them, in blocks: header and statistics within the first 64 KiB
-// take one fetch (they took one per read, eight for one BatchNorm layer),
+// take one fetch (they took one per read: five here, the header's length,
+// the header and the layer's three statistics),
 // statistics beyond them one more.
 func TestCheckReadsOnlyTheWeightsHeaderAndBNTensors(t *testing.T) {
 	bn := func(name string) []bundletest.Tensor {
