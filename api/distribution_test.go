@@ -252,6 +252,17 @@ func TestErrorsAndHeaders(t *testing.T) {
 		r.do(t, "GET", "/v2/team/model/blobs/"+artifact.FromBytes(artifact.SHA256, nil).String(), nil).expect(t, 404, "BLOB_UNKNOWN")
 		r.do(t, "GET", "/healthz", nil).expect(t, 200, "")
 		r.do(t, "GET", "/readyz", nil).expect(t, 200, "")
+		// Outside /v2/ too, with the path in the detail and no framework text.
+		for _, c := range []struct {
+			method, path, code string
+			status            int
+		}{{"GET", "/nope", "NOT_FOUND", 404}, {"GET", "/api/v1/nope", "NOT_FOUND", 404}, {"POST", "/api/v1/models", "UNSUPPORTED", 405}} {
+			resp := r.do(t, c.method, c.path, nil)
+			resp.expect(t, c.status, c.code)
+			if !bytes.Contains(resp.body, []byte(c.path)) || bytes.Contains(resp.body, []byte("code=")) {
+				t.Errorf("%s %s: body %s; want the path in the detail and no framework text", c.method, c.path, resp.body)
+			}
+		}
 	})
 }
 

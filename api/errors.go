@@ -82,6 +82,24 @@ func classify(err error) errorKind {
 	return internalError
 }
 
+// routerError turns the router's own answers (echo's HTTPError for a path
+// no route matches, or a method a route does not take) into the table's
+// errors, so that every path answers as /v2/ does (NOT_FOUND, UNSUPPORTED)
+// and no framework text reaches the body.
+func routerError(err error, r *http.Request) error {
+	var he *echo.HTTPError
+	if !errors.As(err, &he) {
+		return err
+	}
+	switch he.Code {
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: %s", errRouteUnknown, r.URL.Path)
+	case http.StatusMethodNotAllowed:
+		return fmt.Errorf("%w: %s %s", errUnsupported, r.Method, r.URL.Path)
+	}
+	return err
+}
+
 // errorBody is the distribution spec's error response.
 type errorBody struct {
 	Errors []errorEntry `json:"errors"`
@@ -108,6 +126,7 @@ func writeError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	err = routerError(err, c.Request())
 	k := classify(err)
 	c.Set(logErrorKey, err)
 	// The message already says what the sentinel's text would: clients
