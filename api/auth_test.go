@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -359,16 +361,26 @@ func TestNewAuthRefuses(t *testing.T) {
 	}
 	scope := []api.Scope{{Repository: "*", Actions: []api.Action{api.ActionPull}}}
 	cases := map[string]api.AuthFile{
-		"bad hash":       {Tokens: []api.TokenEntry{{Name: "a", Hash: "sha256:zz:00", Scopes: scope}}},
-		"plain hash":     {Tokens: []api.TokenEntry{{Name: "a", Hash: fmt.Sprintf("%x", 1), Scopes: scope}}},
-		"repeated name":  {Tokens: []api.TokenEntry{{Name: "a", Hash: good}, {Name: "a", Hash: good}}},
-		"empty name":     {Tokens: []api.TokenEntry{{Hash: good}}},
-		"unknown action": {Tokens: []api.TokenEntry{{Name: "a", Hash: good, Scopes: []api.Scope{{Repository: "*", Actions: []api.Action{"write"}}}}}},
-		"empty pattern":  {AnonymousPull: []string{""}},
+		"bad hash":                          {Tokens: []api.TokenEntry{{Name: "a", Hash: "sha256:zz:00", Scopes: scope}}},
+		"plain hash":                        {Tokens: []api.TokenEntry{{Name: "a", Hash: fmt.Sprintf("%x", 1), Scopes: scope}}},
+		"repeated name":                     {Tokens: []api.TokenEntry{{Name: "a", Hash: good}, {Name: "a", Hash: good}}},
+		"empty name":                        {Tokens: []api.TokenEntry{{Hash: good}}},
+		"unknown action":                    {Tokens: []api.TokenEntry{{Name: "a", Hash: good, Scopes: []api.Scope{{Repository: "*", Actions: []api.Action{"write"}}}}}},
+		"empty pattern":                     {AnonymousPull: []string{""}},
+		"upper-case anonymous_pull pattern": {AnonymousPull: []string{"Public/*"}},
+		"upper-case scope pattern":          {Tokens: []api.TokenEntry{{Name: "a", Hash: good, Scopes: []api.Scope{{Repository: "Team/*", Actions: []api.Action{api.ActionPull}}}}}},
 	}
 	for name, f := range cases {
 		if _, err := api.NewAuth(f); !errors.Is(err, api.ErrAuthFileInvalid) {
 			t.Errorf("%s: NewAuth = %v, want ErrAuthFileInvalid", name, err)
 		}
+	}
+	// A misspelt key in the file would grant nothing: LoadAuth names it.
+	path := filepath.Join(t.TempDir(), "auth.json")
+	if err := os.WriteFile(path, []byte(`{"tokens": [], "anonymous_pul": ["public/*"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.LoadAuth(path); !errors.Is(err, api.ErrAuthFileInvalid) || !strings.Contains(err.Error(), "anonymous_pul") {
+		t.Errorf("LoadAuth of a file with an unknown key = %v, want ErrAuthFileInvalid naming it", err)
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -112,7 +113,9 @@ func LoadAuth(path string) (*Auth, error) {
 		return nil, err
 	}
 	var f AuthFile
-	if err := json.Unmarshal(b, &f); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields() // a misspelt key would grant nothing, silently
+	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrAuthFileInvalid, path, err)
 	}
 	a, err := NewAuth(f)
@@ -123,12 +126,16 @@ func LoadAuth(path string) (*Auth, error) {
 }
 
 // NewAuth checks f (unique non-empty names, parseable hashes, known
-// actions, non-empty patterns) and returns the authorizer it describes.
+// actions, non-empty patterns that can match a repository name) and returns
+// the authorizer it describes.
 func NewAuth(f AuthFile) (*Auth, error) {
 	a := &Auth{anonymous: grants{}}
 	for _, p := range f.AnonymousPull {
 		if p == "" {
 			return nil, fmt.Errorf("%w: empty anonymous_pull pattern", ErrAuthFileInvalid)
+		}
+		if err := ValidateRepositoryPatterns([]string{p}); err != nil {
+			return nil, fmt.Errorf("%w: anonymous_pull %w", ErrAuthFileInvalid, err)
 		}
 		a.anonymous = append(a.anonymous, grant{pattern: p, actions: actionSet{ActionPull: true}})
 	}
@@ -168,6 +175,9 @@ func newToken(t TokenEntry) (token, error) {
 func newGrant(s Scope) (grant, error) {
 	if s.Repository == "" {
 		return grant{}, fmt.Errorf("%w: scope with an empty repository pattern", ErrAuthFileInvalid)
+	}
+	if err := ValidateRepositoryPatterns([]string{s.Repository}); err != nil {
+		return grant{}, fmt.Errorf("%w: scope repository %w", ErrAuthFileInvalid, err)
 	}
 	set := actionSet{}
 	for _, act := range s.Actions {

@@ -255,7 +255,7 @@ func TestErrorsAndHeaders(t *testing.T) {
 		// Outside /v2/ too, with the path in the detail and no framework text.
 		for _, c := range []struct {
 			method, path, code string
-			status            int
+			status             int
 		}{{"GET", "/nope", "NOT_FOUND", 404}, {"GET", "/api/v1/nope", "NOT_FOUND", 404}, {"POST", "/api/v1/models", "UNSUPPORTED", 405}} {
 			resp := r.do(t, c.method, c.path, nil)
 			resp.expect(t, c.status, c.code)
