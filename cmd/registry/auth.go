@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,10 +21,24 @@ func loadAuth(path string) (*api.Auth, error) {
 	return api.LoadAuth(path)
 }
 
-// serveListener serves srv on ln, over TLS when cfg names a certificate.
-func serveListener(srv *http.Server, ln net.Listener, cfg config) error {
-	if cfg.tlsCert != "" {
-		return srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+// loadTLS reads --tls-cert and --tls-key before the registry starts, so
+// that a missing or mismatched file stops start-up naming the flags; nil
+// without --tls-cert (plain HTTP).
+func loadTLS(cfg config) (*tls.Config, error) {
+	if cfg.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s / --tls-key %s: %w", cfg.tlsCert, cfg.tlsKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// serveListener serves srv on ln, over TLS when srv has a TLS config.
+func serveListener(srv *http.Server, ln net.Listener) error {
+	if srv.TLSConfig != nil {
+		return srv.ServeTLS(ln, "", "")
 	}
 	return srv.Serve(ln)
 }

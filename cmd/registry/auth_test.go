@@ -49,6 +49,26 @@ func TestHashTokenAuthFileTLS(t *testing.T) {
 	}
 }
 
+// TestTLSFilesCheckedBeforeServing: a missing or wrong certificate or key
+// stops start-up naming the flags, before the registry listens or logs
+// "serving" (it logged "serving" with tls true, then failed naming the
+// file only).
+func TestTLSFilesCheckedBeforeServing(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := registrytest.SelfSigned(t, dir)
+	for name, files := range map[string][2]string{"missing cert": {filepath.Join(dir, "nope.pem"), key}, "key as cert": {key, key}} {
+		var logged bytes.Buffer
+		cfg := config{listen: registrytest.FreeAddr(t), storage: "file://" + filepath.Join(dir, "data"), uploadTTL: time.Hour, tlsCert: files[0], tlsKey: files[1]}
+		err := serve(context.Background(), cfg, slog.New(slog.NewTextHandler(&logged, nil)))
+		if err == nil || !strings.Contains(err.Error(), "--tls-cert "+files[0]) || strings.Contains(logged.String(), "serving") {
+			t.Errorf("%s: serve = %v, logged %q; want an error naming --tls-cert before serving", name, err, logged.String())
+		}
+	}
+	if _, err := loadTLS(config{tlsCert: cert, tlsKey: key}); err != nil {
+		t.Errorf("the right pair: %v", err)
+	}
+}
+
 // writeAuthFile writes dir/auth.json granting the token s3cret-token, hashed
 // by hash-token, action on every repository, and returns its path.
 func writeAuthFile(t *testing.T, dir, action string) string {

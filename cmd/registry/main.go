@@ -147,8 +147,8 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if fl.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
-	if err := setUnlessGiven(fl, getenv, map[string]string{"upload-ttl": "REGISTRY_UPLOAD_TTL", "log-level": "REGISTRY_LOG_LEVEL",
-		"s3-redirect": "REGISTRY_S3_REDIRECT"}); err != nil {
+	if err := setUnlessGiven(fl, getenv, map[string]envValue{"upload-ttl": {"REGISTRY_UPLOAD_TTL", "a duration such as 30m or 24h"},
+		"log-level": {"REGISTRY_LOG_LEVEL", "debug, info, warn or error"}, "s3-redirect": {"REGISTRY_S3_REDIRECT", "1 or 0"}}); err != nil {
 		return config{}, err
 	}
 	if err := cfg.validate(); err != nil {
@@ -157,20 +157,24 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	return cfg, nil
 }
 
-// setUnlessGiven sets each flag of envs (flag name to variable name) that
-// was not given on the command line from its non-empty environment
-// variable, parsed as the flag parses: the flag wins, so a bad value in the
-// environment does not stop a registry started with the flag.
-func setUnlessGiven(fl *flag.FlagSet, getenv func(string) string, envs map[string]string) error {
+// envValue is the environment variable of a flag and the values it takes.
+type envValue struct{ name, want string }
+
+// setUnlessGiven sets each flag of envs that was not given on the command
+// line from its non-empty environment variable, parsed as the flag parses:
+// the flag wins, so a bad value in the environment does not stop a registry
+// started with the flag. A bad value is an error naming the variable, the
+// value and what it takes.
+func setUnlessGiven(fl *flag.FlagSet, getenv func(string) string, envs map[string]envValue) error {
 	given := map[string]bool{}
 	fl.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	for name, env := range envs {
-		v := getenv(env)
+		v := getenv(env.name)
 		if v == "" || given[name] {
 			continue
 		}
 		if err := fl.Set(name, v); err != nil {
-			return fmt.Errorf("%s: %w", env, err)
+			return fmt.Errorf("%s=%q: want %s (%w)", env.name, v, env.want, err)
 		}
 	}
 	return nil
@@ -223,15 +227,20 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tlsConfig, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: api.New(api.Config{Store: store, Logger: log, Auth: auth,
-		RequireBundles: cfg.requireBundles, ImmutableTags: cfg.immutableTags, RedirectBlobs: cfg.s3Redirect}), ReadHeaderTimeout: 30 * time.Second}
+		RequireBundles: cfg.requireBundles, ImmutableTags: cfg.immutableTags, RedirectBlobs: cfg.s3Redirect}),
+		ReadHeaderTimeout: 30 * time.Second, TLSConfig: tlsConfig}
 	go expireUploads(ctx, store.Uploads, driver, cfg.uploadTTL, log)
 	served := make(chan error, 1)
-	go func() { served <- serveListener(srv, ln, cfg) }()
+	go func() { served <- serveListener(srv, ln) }()
 	log.Info("serving", "listen", ln.Addr().String(), "storage", cfg.storage, "upload_ttl", cfg.uploadTTL.String(),
 		"tls", cfg.tlsCert != "", "auth", cfg.authFile != "", "s3_redirect", cfg.s3Redirect)
 	select {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -52,6 +53,9 @@ func TestUploadTTLFromEnv(t *testing.T) {
 		cfg, err := parseWithEnv(c.args, "REGISTRY_UPLOAD_TTL", c.env)
 		if (err != nil) != c.err || (!c.err && cfg.uploadTTL != c.want) {
 			t.Errorf("env %q args %q: ttl %s, err %v; want %s, error %v", c.env, c.args, cfg.uploadTTL, err, c.want, c.err)
+		}
+		if c.err && !strings.Contains(fmt.Sprint(err), `REGISTRY_UPLOAD_TTL="soon": want a duration such as 30m or 24h`) {
+			t.Errorf("env %q: error %v; want it to name the variable, the value and what it takes", c.env, err)
 		}
 	}
 }
@@ -128,7 +132,7 @@ func TestS3Redirect(t *testing.T) {
 		{nil, []string{"--storage", s3URL, "--s3-redirect"}, true, ""},
 		{map[string]string{"REGISTRY_S3_REDIRECT": "1", "REGISTRY_STORAGE": s3URL}, nil, true, ""},
 		{map[string]string{"REGISTRY_S3_REDIRECT": "1"}, []string{"--storage", s3URL, "--s3-redirect=false"}, false, ""},
-		{map[string]string{"REGISTRY_S3_REDIRECT": "yes please"}, []string{"--storage", s3URL}, false, "REGISTRY_S3_REDIRECT"},
+		{map[string]string{"REGISTRY_S3_REDIRECT": "yes please"}, []string{"--storage", s3URL}, false, `REGISTRY_S3_REDIRECT="yes please": want 1 or 0`},
 		{nil, []string{"--s3-redirect"}, false, "--s3-redirect needs s3:// storage"},
 		{map[string]string{"REGISTRY_S3_REDIRECT": "1"}, []string{"--storage", "file:///tmp/x"}, false, "--s3-redirect needs s3:// storage"},
 	}
