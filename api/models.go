@@ -403,7 +403,13 @@ func (s *server) tagHistory(c echo.Context, repo string, params []string) error 
 		return fmt.Errorf("%s:%s: %w", repo, tag, storage.ErrManifestUnknown)
 	}
 	list := func(_ context.Context, after string, n int) ([]string, error) {
-		start, _ := strconv.Atoi(after) // "" and junk start at the beginning
+		start := 0
+		if after != "" {
+			var err error
+			if start, err = strconv.Atoi(after); err != nil || start < 0 {
+				return nil, fmt.Errorf("%w: last=%q: want the number of a move (its seq)", errQueryInvalid, after)
+			}
+		}
 		var seqs []string
 		for i := max(start, 0); i < len(moves) && len(seqs) < n; i++ {
 			seqs = append(seqs, strconv.Itoa(i+1))

@@ -121,5 +121,8 @@ func TestModelAPI(t *testing.T) {
 			t.Fatalf("history page after 1: %+v, Link %q", paged.Moves, resp.header.Get("Link"))
 		}
 		r.do(t, "GET", "/api/v1/models/team/fraud/tags/never/history", nil).expect(t, http.StatusNotFound, "MANIFEST_UNKNOWN")
+		for _, last := range []string{"x", "-1"} { // read as "from the start" before
+			r.do(t, "GET", "/api/v1/models/team/fraud/tags/latest/history?last="+last, nil).expect(t, http.StatusBadRequest, "QUERY_INVALID")
+		}
 	})
 }
