@@ -66,7 +66,7 @@ func (s *server) resolveQuery(ctx context.Context, repo string, q url.Values, pa
 	}
 	d, err := s.store.Tags.Resolve(ctx, repo, ref)
 	if err != nil {
-		return "", "", fmt.Errorf("%s %s:%s: %w", param, repo, ref, err)
+		return "", "", fmt.Errorf("%s=%s: %w", param, ref, err)
 	}
 	return repo + ":" + ref, d, nil
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/normreg/normreg/artifact"
@@ -65,6 +66,10 @@ func TestModelDiff(t *testing.T) {
 			"from=v1&to=" + artifact.FromBytes(artifact.SHA256, []byte("x")).String(): {http.StatusNotFound, "MANIFEST_UNKNOWN"},
 		} {
 			r.do(t, "GET", "/api/v1/models/team/fraud/diff?"+query, nil).expect(t, want.status, want.code)
+		}
+		// The detail names the parameter and the reference once.
+		if body := string(r.do(t, "GET", "/api/v1/models/team/fraud/diff?from=v1&to=never", nil).body); !strings.Contains(body, `"to=never: team/fraud:never`) || strings.Count(body, "team/fraud:never") != 1 {
+			t.Errorf("unknown to: %s", body)
 		}
 	})
 }
