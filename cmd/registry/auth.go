@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/normreg/normreg/api"
@@ -41,6 +43,20 @@ func serveListener(srv *http.Server, ln net.Listener) error {
 		return srv.ServeTLS(ln, "", "")
 	}
 	return srv.Serve(ln)
+}
+
+// hashTokenCommand runs `registry hash-token ARGS`: it takes no arguments
+// (the secret comes on stdin only, never on the command line); -h or --help
+// prints the usage (flag.ErrHelp), anything else too, as a flagError.
+func hashTokenCommand(args []string, in io.Reader, out, errOut io.Writer) error {
+	if len(args) == 0 {
+		return hashToken(in, out)
+	}
+	fmt.Fprintln(errOut, "usage: "+hashTokenUsage)
+	if slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
+		return flag.ErrHelp
+	}
+	return flagError{fmt.Errorf("hash-token takes no arguments (the secret comes on stdin), got %q", args)}
 }
 
 // hashToken reads a secret (its first line, without the line ending) from

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -66,6 +68,25 @@ func TestTLSFilesCheckedBeforeServing(t *testing.T) {
 	}
 	if _, err := loadTLS(config{tlsCert: cert, tlsKey: key}); err != nil {
 		t.Errorf("the right pair: %v", err)
+	}
+}
+
+// TestHashTokenCommand: hash-token hashes the secret on stdin; --help prints
+// its usage (it said "no secret on stdin"), an argument is refused with the
+// usage (a secret on the command line would land in the shell's history).
+func TestHashTokenCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := hashTokenCommand(nil, strings.NewReader("s3cret\n"), &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "sha256:") {
+		t.Errorf("hash-token < secret: %v, %q", err, out.String())
+	}
+	for arg, want := range map[string]error{"--help": flag.ErrHelp, "-h": flag.ErrHelp, "s3cret": flagError{}} {
+		out.Reset()
+		errOut.Reset()
+		err := hashTokenCommand([]string{arg}, strings.NewReader("s3cret\n"), &out, &errOut)
+		var fe flagError
+		if ok := errors.Is(err, want) || (want == flagError{} && errors.As(err, &fe)); !ok || out.Len() > 0 || !strings.Contains(errOut.String(), "usage: registry hash-token < FILE") {
+			t.Errorf("hash-token %s: %v, stdout %q, stderr %q; want %v and the usage", arg, err, out.String(), errOut.String(), want)
+		}
 	}
 }
 

@@ -65,8 +65,19 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if len(os.Args) > 1 && os.Args[1] == "hash-token" {
-		exitOn(hashToken(os.Stdin, os.Stdout))
+		err := hashTokenCommand(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+		var flagErr flagError
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			return
+		case errors.As(err, &flagErr):
+			os.Exit(2)
+		}
+		exitOn(err)
 		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "help" {
+		os.Args[1] = "--help"
 	}
 	if len(os.Args) > 1 && os.Args[1] == "scrub" {
 		err := scrub(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
@@ -105,6 +116,9 @@ func exitOn(err error) {
 	}
 }
 
+// hashTokenUsage is hash-token's line of the usage.
+const hashTokenUsage = "registry hash-token < FILE   reads a token (its first line) on stdin, prints the hash to put in an --auth-file"
+
 // parseConfig reads flags from args, each defaulting to its REGISTRY_*
 // environment variable (read with getenv), then to the built-in default.
 // A malformed --upload-ttl or --log-level in the environment is an error
@@ -121,7 +135,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fl.SetOutput(usage)
 	fl.Usage = func() {
 		fmt.Fprint(usage, "usage: registry [flags]\n"+
-			"       registry hash-token    reads a token on stdin, prints the hash to put in an --auth-file\n"+
+			"       "+hashTokenUsage+"\n"+
 			"       registry scrub [--storage URL] [--remove]   hash every stored blob, name (and remove) corrupt ones\n\nflags:\n")
 		fl.PrintDefaults()
 	}
