@@ -58,6 +58,8 @@ func registryError(host string, err error) error {
 		return fmt.Errorf("%w (registry %s refused the token sent, REGCTL_TOKEN's if set, else the one given to or stored by `regctl login %s`: it is wrong or was revoked)", err, host, host)
 	case errors.Is(err, client.ErrUnauthorized):
 		return fmt.Errorf("%w (registry %s wants credentials: set REGCTL_TOKEN or run `regctl login %s`)", err, host, host)
+	case errors.Is(err, client.ErrDenied) && e.Method == http.MethodHead: // a HEAD answer has no body to say why
+		return fmt.Errorf("%w (registry %s denied it; a HEAD answer carries no reason: the credentials lack pull access to %s, which looking up what the registry holds needs, when pushing too)", err, host, repoOf(e.URL))
 	case errors.Is(err, client.ErrDenied) && !slices.ContainsFunc(e.Entries, client.ErrorEntry.HasDetail): // the registry did not say why
 		return fmt.Errorf("%w (registry %s denied it: the credentials lack the permission, or the tag is immutable)", err, host)
 	case e != nil && e.Status == http.StatusBadRequest && strings.Contains(e.Text, "HTTPS"):
@@ -68,4 +70,16 @@ func registryError(host string, err error) error {
 		return fmt.Errorf("%w (a connection to %s or its storage closed before the content's end: a network or server failure, not a corrupt bundle; try again)", err, host)
 	}
 	return err
+}
+
+// repoOf returns the repository of an OCI API URL (.../v2/NAME/blobs/...,
+// /manifests/..., /tags/...), or "the repository" when it names none.
+func repoOf(url string) string {
+	_, path, ok := strings.Cut(url, "/v2/")
+	for _, kind := range []string{"/blobs/", "/manifests/", "/tags/"} {
+		if name, _, found := strings.Cut(path, kind); ok && found {
+			return name
+		}
+	}
+	return "the repository"
 }
