@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/normreg/normreg/api/client"
@@ -179,7 +180,7 @@ func (p *pusher) pushKnown(ctx context.Context, e cacheEntry) (artifact.Digest, 
 	if err := p.check(ctx, built); err != nil {
 		return "", err
 	}
-	bd, err := p.finish(ctx, built, p.mountSource(e.Repos))
+	bd, err := p.finish(ctx, built, p.mountSources(e.Repos))
 	if errors.Is(err, artifact.ErrDigestMismatch) {
 		p.cache.drop(p.key)
 		return "", fmt.Errorf("%s changed while pushing (it no longer hashes to %s): push again: %w", p.opts.weights, e.Digest, err)
@@ -187,16 +188,21 @@ func (p *pusher) pushKnown(ctx context.Context, e cacheEntry) (artifact.Digest, 
 	return bd, err
 }
 
-// mountSource is the latest of repos (HOST/REPOSITORY) on the registry
-// pushed to, other than the repository pushed to, without its host; "" when
-// there is none.
-func (p *pusher) mountSource(repos []string) string {
+// maxMountSources bounds the repositories a push asks to mount the weights
+// from before it uploads them: each refusal costs a round trip.
+const maxMountSources = 3
+
+// mountSources are the latest maxMountSources of repos (HOST/REPOSITORY,
+// latest first) on the registry pushed to, other than the repository
+// pushed to, without their host.
+func (p *pusher) mountSources(repos []string) []string {
+	var from []string
 	for _, r := range repos {
-		if repo, ok := strings.CutPrefix(r, p.ref.Host+"/"); ok && repo != p.ref.Repo {
-			return repo
+		if repo, ok := strings.CutPrefix(r, p.ref.Host+"/"); ok && repo != p.ref.Repo && len(from) < maxMountSources {
+			from = append(from, repo)
 		}
 	}
-	return ""
+	return from
 }
 
 // pushHashed hashes the weights, records their digest, runs the checks
@@ -212,7 +218,7 @@ func (p *pusher) pushHashed(ctx context.Context, checked bool) (artifact.Digest,
 			return "", err
 		}
 	}
-	return p.finish(ctx, built, "")
+	return p.finish(ctx, built, nil)
 }
 
 // pushStreamed sends the weights into session up while hashing them,
@@ -229,7 +235,7 @@ func (p *pusher) pushStreamed(ctx context.Context, up *client.Upload, desc artif
 	if err != nil {
 		return "", err
 	}
-	return p.finish(ctx, built, "")
+	return p.finish(ctx, built, nil)
 }
 
 // build assembles the bundle; weights "" means hash the weights.
@@ -247,7 +253,7 @@ func (p *pusher) build(weights artifact.Digest) (*manifest.Built, error) {
 // repository from if it is not "" and the registry can), records in the
 // digest cache that the weights are in REF's repository, and pushes the
 // manifest under REF's tag, returning its digest.
-func (p *pusher) finish(ctx context.Context, built *manifest.Built, from string) (artifact.Digest, error) {
+func (p *pusher) finish(ctx context.Context, built *manifest.Built, from []string) (artifact.Digest, error) {
 	if err := upload(ctx, p.opts.g, p.c, p.ref.Repo, built, p.w, from); err != nil {
 		return "", registryError(p.ref.Host, err)
 	}
@@ -322,11 +328,12 @@ func (p *pusher) check(ctx context.Context, built *manifest.Built) error {
 }
 
 // upload pushes every blob of the bundle that the registry lacks; the
-// weights (read from w) it first asks the registry to mount from
-// repository from, unless from is "". A mount that fails for any reason
-// (the registry no longer has the blob, cannot mount, or the token may not
-// read from) leaves the upload to do.
-func upload(ctx context.Context, g *globalOptions, c *client.Client, repo string, built *manifest.Built, w io.ReaderAt, from string) error {
+// weights (read from w) it first asks the registry to mount from each
+// repository of from in turn. A mount that fails for any reason (the
+// registry no longer has the blob there, cannot mount, or the token may not
+// read from it) moves to the next; when none mounts, the upload is left to
+// do.
+func upload(ctx context.Context, g *globalOptions, c *client.Client, repo string, built *manifest.Built, w io.ReaderAt, from []string) error {
 	for _, desc := range append([]artifact.Descriptor{*built.Manifest.Config}, built.Manifest.Layers...) {
 		_, err := c.StatBlob(ctx, repo, desc.Digest)
 		if err == nil {
@@ -336,10 +343,11 @@ func upload(ctx context.Context, g *globalOptions, c *client.Client, repo string
 			return err
 		}
 		content, small := built.Blobs[desc.Digest]
-		if !small && from != "" {
-			if mounted, err := c.MountBlob(ctx, repo, from, desc.Digest); err == nil && mounted {
-				continue
-			}
+		if !small && slices.ContainsFunc(from, func(src string) bool {
+			mounted, err := c.MountBlob(ctx, repo, src, desc.Digest)
+			return err == nil && mounted
+		}) {
+			continue
 		}
 		var r io.Reader = io.NewSectionReader(w, 0, desc.Size)
 		if small {

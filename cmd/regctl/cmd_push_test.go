@@ -260,8 +260,14 @@ func TestPushMountsFromAnotherRepository(t *testing.T) {
 	if want := []string{host + "/prod/big", host + "/team/big"}; !slices.Equal(e.Repos[:min(2, len(e.Repos))], want) {
 		t.Fatalf("cache entry names %v; want %v first", e.Repos, want)
 	}
-	e.Repos = []string{host + "/ghost/none"}
+	// The latest source lacks the weights (or the token may not read it):
+	// the next one mounts them.
+	e.Repos = []string{host + "/ghost/none", host + "/team/big"}
 	b, _ := json.Marshal(e)
+	os.WriteFile(entry, b, 0o600)
+	sendsNoWeights(opts, host+"/second/big:v1")
+	e.Repos = []string{host + "/ghost/none"}
+	b, _ = json.Marshal(e)
 	os.WriteFile(entry, b, 0o600)
 	before := requestBytes(t, host)
 	pushCounting(t, opts, host+"/other/big:v1")

@@ -45,7 +45,7 @@ func pushUnchecked(t *testing.T, host, name, repo string) string {
 	ctx := context.Background()
 	cl := client.New(host, client.Options{PlainHTTP: true})
 	g := newGlobalOptions(strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}, func(string) string { return "" }, false)
-	if err := upload(ctx, g, cl, repo, built, w, ""); err != nil {
+	if err := upload(ctx, g, cl, repo, built, w, nil); err != nil {
 		t.Fatal(err)
 	}
 	d, err := cl.PushManifest(ctx, repo, "v1", manifest.MediaTypeImageManifest, built.ManifestBytes)
