@@ -59,7 +59,7 @@ func registryError(host string, err error) error {
 	case errors.Is(err, client.ErrUnauthorized):
 		return fmt.Errorf("%w (registry %s wants credentials: set REGCTL_TOKEN or run `regctl login %s`)", err, host, host)
 	case errors.Is(err, client.ErrDenied) && e.Method == http.MethodHead: // a HEAD answer has no body to say why
-		return fmt.Errorf("%w (registry %s denied it; a HEAD answer carries no reason: the credentials lack pull access to %s, which looking up what the registry holds needs, when pushing too)", err, host, repoOf(e.URL))
+		return fmt.Errorf("%w (registry %s denied it without a reason, as a HEAD answer has no body: the credentials lack pull access to %s; a push needs it as well as push access, since regctl first asks what the registry holds)", err, host, repoOf(e.URL))
 	case errors.Is(err, client.ErrDenied) && !slices.ContainsFunc(e.Entries, client.ErrorEntry.HasDetail): // the registry did not say why
 		return fmt.Errorf("%w (registry %s denied it: the credentials lack the permission, or the tag is immutable)", err, host)
 	case e != nil && e.Status == http.StatusBadRequest && strings.Contains(e.Text, "HTTPS"):

@@ -52,11 +52,13 @@ func hashTokenCommand(args []string, in io.Reader, out, errOut io.Writer) error 
 	if len(args) == 0 {
 		return hashToken(in, out)
 	}
-	fmt.Fprintln(errOut, "usage: "+hashTokenUsage)
 	if slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
+		fmt.Fprintln(errOut, "usage: "+hashTokenUsage)
 		return flag.ErrHelp
 	}
-	return flagError{fmt.Errorf("hash-token takes no arguments (the secret comes on stdin), got %q", args)}
+	err := fmt.Errorf("hash-token takes no arguments, got %q: the secret comes on stdin (never on the command line, where the shell's history keeps it)", args)
+	fmt.Fprintf(errOut, "registry: %v\nusage: %s\n", err, hashTokenUsage)
+	return flagError{err}
 }
 
 // hashToken reads a secret (its first line, without the line ending) from

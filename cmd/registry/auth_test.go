@@ -87,6 +87,9 @@ func TestHashTokenCommand(t *testing.T) {
 		if ok := errors.Is(err, want) || (want == flagError{} && errors.As(err, &fe)); !ok || out.Len() > 0 || !strings.Contains(errOut.String(), "usage: registry hash-token < FILE") {
 			t.Errorf("hash-token %s: %v, stdout %q, stderr %q; want %v and the usage", arg, err, out.String(), errOut.String(), want)
 		}
+		if refused := strings.Contains(errOut.String(), "the secret comes on stdin"); refused != (want != flag.ErrHelp) {
+			t.Errorf("hash-token %s: stderr %q; want the refusal said for an argument only", arg, errOut.String())
+		}
 	}
 }
 

@@ -162,7 +162,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		return config{}, fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
 	if err := setUnlessGiven(fl, getenv, map[string]envValue{"upload-ttl": {"REGISTRY_UPLOAD_TTL", "a duration such as 30m or 24h"},
-		"log-level": {"REGISTRY_LOG_LEVEL", "debug, info, warn or error"}, "s3-redirect": {"REGISTRY_S3_REDIRECT", "1 or 0"}}); err != nil {
+		"log-level": {"REGISTRY_LOG_LEVEL", "debug, info, warn or error"}, "s3-redirect": {"REGISTRY_S3_REDIRECT", "1 or 0 (or true, false)"}}); err != nil {
 		return config{}, err
 	}
 	if err := cfg.validate(); err != nil {
@@ -188,7 +188,7 @@ func setUnlessGiven(fl *flag.FlagSet, getenv func(string) string, envs map[strin
 			continue
 		}
 		if err := fl.Set(name, v); err != nil {
-			return fmt.Errorf("%s=%q: want %s (%w)", env.name, v, env.want, err)
+			return fmt.Errorf("%s=%q: want %s", env.name, v, env.want)
 		}
 	}
 	return nil
