@@ -116,7 +116,7 @@ func LoadAuth(path string) (*Auth, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields() // a misspelt key would grant nothing, silently
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrAuthFileInvalid, path, err)
+		return nil, fmt.Errorf("%s: %w: %w", path, ErrAuthFileInvalid, err)
 	}
 	a, err := NewAuth(f)
 	if err != nil {
