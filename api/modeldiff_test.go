@@ -44,6 +44,9 @@ func TestModelDiff(t *testing.T) {
 			if d.Weights.Same || len(d.Scaler) != 6 || len(d.Features.Added)+len(d.Features.Removed) != 0 {
 				t.Errorf("%s: weights same %v, scaler %d rows, features %+v", c.query, d.Weights.Same, len(d.Scaler), d.Features)
 			}
+			if sl := d.ScalerLayer; !sl.Same || sl.OldDigest != mlp.built.Manifest.Layers[1].Digest { // the fine-tunes ship mlp's scaler
+				t.Errorf("%s: scaler layer %+v; want mlp's scaler on both sides", c.query, sl)
+			}
 		}
 		var d manifest.DiffReport
 		r.getJSON(t, "/api/v1/models/team/fraud/diff?from=v1&to=ok&tensor_bytes=true", &d)

@@ -14,6 +14,7 @@ type DiffSide struct {
 	BN            *BNStats           // the bnstats layer; nil when absent
 	Weights       *SafetensorsHeader // the weights header
 	WeightsDigest Digest
+	ScalerDigest  Digest // the scaler layer's; "" when the bundle has none
 	// TensorDigest returns the digest of one tensor's bytes (read by ranged
 	// reads); nil compares tensors by their headers only.
 	TensorDigest func(TensorInfo) (Digest, error)
@@ -21,10 +22,11 @@ type DiffSide struct {
 
 // BundleDiff is what changed from one bundle to another.
 type BundleDiff struct {
-	Features  FeatureDiff    `json:"features"`
-	Scaler    []ScalerChange `json:"scaler"`
-	BatchNorm []BNChange     `json:"batchnorm"`
-	Weights   WeightsDiff    `json:"weights"`
+	Features    FeatureDiff    `json:"features"`
+	ScalerLayer DigestChange   `json:"scaler_layer"` // whether the scaler file itself changed
+	Scaler      []ScalerChange `json:"scaler"`
+	BatchNorm   []BNChange     `json:"batchnorm"`
+	Weights     WeightsDiff    `json:"weights"`
 }
 
 // FeatureDiff is the change in the input feature schema.
@@ -67,11 +69,21 @@ type BNChange struct {
 	NewTracked  int64 `json:"new_num_batches_tracked"`
 }
 
+// DigestChange is a layer's digest in each bundle ("" when it has none).
+type DigestChange struct {
+	OldDigest Digest `json:"old_digest"`
+	NewDigest Digest `json:"new_digest"`
+	Same      bool   `json:"same"` // identical digests: nothing changed
+}
+
+// digestChange compares two layers' digests.
+func digestChange(old, new Digest) DigestChange {
+	return DigestChange{OldDigest: old, NewDigest: new, Same: old == new}
+}
+
 // WeightsDiff is the change in the weights, from their headers and digests.
 type WeightsDiff struct {
-	OldDigest Digest         `json:"old_digest"`
-	NewDigest Digest         `json:"new_digest"`
-	Same      bool           `json:"same"` // identical digests: nothing changed
+	DigestChange
 	Added     []string       `json:"added"`
 	Removed   []string       `json:"removed"`
 	Changed   []TensorChange `json:"changed"`
@@ -91,7 +103,7 @@ type TensorChange struct {
 // are compared by TensorDigest on both sides when both have one, else
 // listed as bytes unknown.
 func Diff(old, new DiffSide) (*BundleDiff, error) {
-	d := &BundleDiff{Features: diffFeatures(old.Features, new.Features)}
+	d := &BundleDiff{Features: diffFeatures(old.Features, new.Features), ScalerLayer: digestChange(old.ScalerDigest, new.ScalerDigest)}
 	d.Scaler = diffScalers(old, new)
 	d.BatchNorm = diffBN(old.BN, new.BN)
 	w, err := diffWeights(old, new)
@@ -207,7 +219,7 @@ func diffBNLayer(o, n BNLayer) BNChange {
 
 // diffWeights compares the two weights headers tensor by tensor.
 func diffWeights(old, new DiffSide) (WeightsDiff, error) {
-	w := WeightsDiff{OldDigest: old.WeightsDigest, NewDigest: new.WeightsDigest, Same: old.WeightsDigest == new.WeightsDigest,
+	w := WeightsDiff{DigestChange: digestChange(old.WeightsDigest, new.WeightsDigest),
 		Added: []string{}, Removed: []string{}, Changed: []TensorChange{}, Unknown: []string{}}
 	if old.Weights == nil || new.Weights == nil {
 		return w, fmt.Errorf("diff: a weights header is missing")

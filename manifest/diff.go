@@ -32,7 +32,7 @@ func DiffSide(ctx context.Context, view *View, f Fetcher, tensorBytes bool) (art
 	if err != nil {
 		return artifact.DiffSide{}, fmt.Errorf("weights %s: %w", w.Digest, err)
 	}
-	side := artifact.DiffSide{Features: b.Features, Scaler: b.Scaler, BN: b.BNLayer, Weights: h, WeightsDigest: w.Digest}
+	side := artifact.DiffSide{Features: b.Features, Scaler: b.Scaler, BN: b.BNLayer, Weights: h, WeightsDigest: w.Digest, ScalerDigest: b.ScalerLayer}
 	if side.BN == nil {
 		side.BN = b.BNWeights
 	}

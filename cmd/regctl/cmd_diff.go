@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -83,7 +84,9 @@ func (o diffOutput) write(w io.Writer) error {
 	fmt.Fprintf(tw, "from\t%s@%s\nto\t%s@%s\n", strings.SplitN(o.From, "@", 2)[0], o.FromDigest, strings.SplitN(o.To, "@", 2)[0], o.ToDigest)
 	f := o.Features
 	fmt.Fprintf(tw, "features\tadded %v, removed %v, reordered %v\n", f.Added, f.Removed, f.Reordered)
-	fmt.Fprintln(tw, "\nscaler feature\told mean\tnew mean\tmean shift (old stds)\told std\tnew std\tstd ratio")
+	sl := o.ScalerLayer
+	fmt.Fprintf(tw, "\nscaler layer\t%s -> %s (same %v)\n", cmp.Or(sl.OldDigest, "none"), cmp.Or(sl.NewDigest, "none"), sl.Same)
+	fmt.Fprintln(tw, "scaler feature\told mean\tnew mean\tmean shift (old stds)\told std\tnew std\tstd ratio")
 	for _, s := range o.Scaler {
 		fmt.Fprintf(tw, "  %s\t%.6g\t%.6g\t%+.4f\t%.6g\t%.6g\t%.4f\n", s.Feature, float64(s.OldMean), float64(s.NewMean),
 			float64(s.MeanShift), float64(s.OldStd), float64(s.NewStd), float64(s.StdRatio))

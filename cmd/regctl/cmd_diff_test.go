@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -35,6 +36,9 @@ func TestDiffFineTunes(t *testing.T) {
 			if d.Weights.Same || len(d.Scaler) != 6 || d.Scaler[1].MeanShift != 0 {
 				t.Errorf("%s: weights same %v, scaler %+v", name, d.Weights.Same, d.Scaler)
 			}
+			if sl := d.ScalerLayer; !sl.Same || sl.OldDigest == "" || sl.OldDigest != sl.NewDigest { // the fine-tunes ship mlp's scaler
+				t.Errorf("%s: scaler layer %+v; want the same digest on both sides", name, sl)
+			}
 			if bytesCompared := len(d.Weights.Unknown) == 0; bytesCompared != (extra != nil) {
 				t.Errorf("%s %v: %d tensors' bytes not compared", name, extra, len(d.Weights.Unknown))
 			}
@@ -43,6 +47,11 @@ func TestDiffFineTunes(t *testing.T) {
 		if !strings.Contains(text, "net.1") || !strings.Contains(text, " "+want+" ") {
 			t.Errorf("%s: text diff lacks %q:\n%s", name, want, text)
 		}
+	}
+	// Another model's scaler is another file: the scaler layer is not the same, in the text too.
+	text := regctl(t, env, "", "diff", base, pushCase(t, env, "cnn", "diff/cnn")).must(t, exitOK, "diff to another scaler").stdout
+	if !regexp.MustCompile(`scaler layer +sha256:[0-9a-f]{64} -> sha256:[0-9a-f]{64} \(same false\)`).MatchString(text) {
+		t.Errorf("diff to another scaler: text lacks the scaler layer line with same false:\n%s", text)
 	}
 	r := regctl(t, env, "", "diff", base, pushCase(t, env, "finetune-ok", "diff/ok2"), "--json").must(t, exitOK, "diff")
 	var d diffOutput
