@@ -34,7 +34,7 @@ func (s *server) modelDiff(c echo.Context, repo string, _ []string) error {
 			return err
 		}
 		if sides[i], err = s.storedDiffSide(ctx, repo, digests[i], tensorBytes); err != nil {
-			return err
+			return fmt.Errorf("%s=%s: %w", param, q.Get(param), err)
 		}
 	}
 	d, err := artifact.Diff(sides[0], sides[1])

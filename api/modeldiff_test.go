@@ -70,7 +70,11 @@ func TestModelDiff(t *testing.T) {
 		} {
 			r.do(t, "GET", "/api/v1/models/team/fraud/diff?"+query, nil).expect(t, want.status, want.code)
 		}
-		// The detail names the parameter and the reference once.
+		// The detail names the parameter (an unknown digest too) and the reference once.
+		unknown := artifact.FromBytes(artifact.SHA256, []byte("x")).String()
+		if body := string(r.do(t, "GET", "/api/v1/models/team/fraud/diff?from="+unknown+"&to=v1", nil).body); !strings.Contains(body, `"from=`+unknown+`: team/fraud@`+unknown) {
+			t.Errorf("unknown from digest: %s", body)
+		}
 		if body := string(r.do(t, "GET", "/api/v1/models/team/fraud/diff?from=v1&to=never", nil).body); !strings.Contains(body, `"to=never: team/fraud:never`) || strings.Count(body, "team/fraud:never") != 1 {
 			t.Errorf("unknown to: %s", body)
 		}
