@@ -195,11 +195,9 @@ func (c *Client) do(ctx context.Context, r request, want ...int) (*http.Response
 			return resp, nil
 		}
 	}
-	err = readError(resp)
-	if e, ok := err.(*Error); ok {
-		e.TokenSent = c.token != "" && req.Header.Get("Authorization") != ""
-	}
-	return nil, err
+	e := readError(resp)
+	e.TokenSent = req.Header.Get("Authorization") != "" // authorize sets it from the token only
+	return nil, e
 }
 
 // switchToBasic reports whether resp is a Basic challenge the client had not

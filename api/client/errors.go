@@ -95,7 +95,7 @@ func (e *Error) HasCode(code string) bool {
 }
 
 // readError turns an unexpected response into an *Error and closes its body.
-func readError(resp *http.Response) error {
+func readError(resp *http.Response) *Error {
 	defer resp.Body.Close()
 	e := &Error{Method: resp.Request.Method, URL: resp.Request.URL.Redacted(), Status: resp.StatusCode}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
