@@ -64,41 +64,22 @@ type config struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if len(os.Args) > 1 && os.Args[1] == "hash-token" {
-		err := hashTokenCommand(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
-		var flagErr flagError
-		switch {
-		case errors.Is(err, flag.ErrHelp):
-			return
-		case errors.As(err, &flagErr):
-			os.Exit(2)
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "hash-token":
+		exitOn(hashTokenCommand(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	case len(os.Args) > 1 && os.Args[1] == "scrub":
+		exitOn(scrub(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
+	default:
+		args := os.Args[1:]
+		if len(args) == 1 && args[0] == "help" {
+			args = []string{"--help"}
+		}
+		cfg, err := parseConfig(args, os.Getenv, os.Stderr)
+		if err == nil {
+			err = serve(ctx, cfg, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel})))
 		}
 		exitOn(err)
-		return
 	}
-	if len(os.Args) == 2 && os.Args[1] == "help" {
-		os.Args[1] = "--help"
-	}
-	if len(os.Args) > 1 && os.Args[1] == "scrub" {
-		err := scrub(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		exitOn(err)
-		return
-	}
-	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	var flagErr flagError
-	if errors.As(err, &flagErr) { // the flag package printed it, with the usage
-		os.Exit(2)
-	}
-	if err == nil {
-		err = serve(ctx, cfg, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel})))
-	}
-	exitOn(err)
 }
 
 // flagError is an error of the flag package, which has already printed it
@@ -108,9 +89,16 @@ type flagError struct{ error }
 // Unwrap returns the flag package's error.
 func (e flagError) Unwrap() error { return e.error }
 
-// exitOn prints a non-nil err and exits with status 1.
+// exitOn ends a command as its error says: nothing for none or a request
+// for help (the usage printed), status 2 for a flagError (printed with the
+// usage already), else err printed and status 1.
 func exitOn(err error) {
-	if err != nil {
+	var flagErr flagError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &flagErr):
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "registry:", err)
 		os.Exit(1)
 	}
