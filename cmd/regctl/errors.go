@@ -73,13 +73,17 @@ func registryError(host string, err error) error {
 }
 
 // repoOf returns the repository of an OCI API URL (.../v2/NAME/blobs/...,
-// /manifests/..., /tags/...), or "the repository" when it names none.
+// /manifests/REF, /tags/list), or "the repository" when it names none. It
+// reads from the end, as the registry's router does: a name may hold
+// "blobs" or "manifests" as components.
 func repoOf(url string) string {
-	_, path, ok := strings.Cut(url, "/v2/")
+	_, path, _ := strings.Cut(url, "/v2/")
+	end := -1
 	for _, kind := range []string{"/blobs/", "/manifests/", "/tags/"} {
-		if name, _, found := strings.Cut(path, kind); ok && found {
-			return name
-		}
+		end = max(end, strings.LastIndex(path, kind))
 	}
-	return "the repository"
+	if end <= 0 {
+		return "the repository"
+	}
+	return path[:end]
 }

@@ -21,6 +21,7 @@ func TestRegistryErrorHints(t *testing.T) {
 		{"401, no token", &client.Error{Status: 401}, "wants credentials: set REGCTL_TOKEN"},
 		{"403 without a reason", &client.Error{Status: 403}, "the credentials lack the permission"},
 		{"403 to a HEAD", &client.Error{Status: 403, Method: "HEAD", URL: "https://reg.example/v2/prod/churn/blobs/sha256:b178"}, "the credentials lack pull access to prod/churn"},
+		{"403 to a HEAD, a name with a blobs component", &client.Error{Status: 403, Method: "HEAD", URL: "https://reg.example/v2/team/blobs/x/manifests/v1"}, "the credentials lack pull access to team/blobs/x;"},
 		{"403 with the registry's reason", &client.Error{Status: 403, Entries: []client.ErrorEntry{{Code: "DENIED", Detail: detail}}}, ""},
 		{"400 from an HTTPS port", &client.Error{Status: 400, Text: "Client sent an HTTP request to an HTTPS server."}, "pass the registry's certificate with --ca-file"},
 		{"503 without a body (HEAD)", &client.Error{Status: 503, Method: "HEAD"}, "or its storage is unavailable: try again later"},
