@@ -286,6 +286,48 @@ func TestSHA512Manifest(t *testing.T) {
 	})
 }
 
+// TestDeleteManifestByDigestRemovesItsTags: deleting a manifest by digest
+// deletes the tags pointing to it (recorded in their history), leaves the
+// others, and pushing the manifest again by digest brings no tag back.
+func TestDeleteManifestByDigestRemovesItsTags(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		r := b.start(t)
+		img := r.pushImage(t, "team/del", "v1", "", nil, []byte("{}"), []byte("layer one"))
+		body := r.do(t, "GET", "/v2/team/del/manifests/v1", nil).body
+		r.do(t, "PUT", "/v2/team/del/manifests/alias", body, "Content-Type: "+manifest.MediaTypeImageManifest).expect(t, http.StatusCreated, "")
+		other := r.pushImage(t, "team/del", "v2", "", nil, []byte("{}"), []byte("layer two"))
+		r.do(t, "DELETE", "/v2/team/del/manifests/"+img.Digest.String(), nil).expect(t, http.StatusAccepted, "")
+		tags := func() string {
+			resp := r.do(t, "GET", "/v2/team/del/tags/list", nil)
+			resp.expect(t, http.StatusOK, "")
+			var list struct{ Tags []string }
+			if err := json.Unmarshal(resp.body, &list); err != nil {
+				t.Fatal(err)
+			}
+			return strings.Join(list.Tags, ",")
+		}
+		if got := tags(); got != "v2" {
+			t.Fatalf("tags after deleting %s: %q, want v2", img.Digest, got)
+		}
+		r.do(t, "GET", "/v2/team/del/manifests/v1", nil).expect(t, http.StatusNotFound, "MANIFEST_UNKNOWN")
+		r.do(t, "GET", "/v2/team/del/manifests/"+img.Digest.String(), nil).expect(t, http.StatusNotFound, "MANIFEST_UNKNOWN")
+		if got := r.do(t, "HEAD", "/v2/team/del/manifests/v2", nil).header.Get("Docker-Content-Digest"); got != other.Digest.String() {
+			t.Fatalf("v2 is %q, want %s", got, other.Digest)
+		}
+		for _, tag := range []string{"v1", "alias"} {
+			if moves := r.history(t, "team/del", tag); len(moves) != 2 || moves[1].From != img.Digest || moves[1].To != "" {
+				t.Fatalf("%s history %+v, want its deletion last", tag, moves)
+			}
+		}
+		r.do(t, "PUT", "/v2/team/del/manifests/"+img.Digest.String(), body, "Content-Type: "+manifest.MediaTypeImageManifest).expect(t, http.StatusCreated, "")
+		if got := tags(); got != "v2" {
+			t.Fatalf("tags after pushing %s again by digest: %q, want v2", img.Digest, got)
+		}
+		r.do(t, "DELETE", "/v2/team/del/manifests/"+img.Digest.String(), nil).expect(t, http.StatusAccepted, "")
+		r.do(t, "DELETE", "/v2/team/del/manifests/"+img.Digest.String(), nil).expect(t, http.StatusNotFound, "MANIFEST_UNKNOWN")
+	})
+}
+
 // TestTagsListUnknownRepository: listing the tags (or the model versions)
 // of a repository nothing was pushed to is 404 NAME_UNKNOWN (a typo in a
 // deploy script is not an empty repository); one holding only a blob lists

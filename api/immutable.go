@@ -74,36 +74,37 @@ func (s *server) precheckTags(ctx context.Context, repo string, tags []string, d
 	return nil
 }
 
-// protectedBy returns an immutable tag of repo that points to d, or "".
-// A manifest an immutable tag points to cannot be deleted, or the tag
-// would point to nothing.
-func (s *server) protectedBy(ctx context.Context, repo string, d artifact.Digest) (string, error) {
-	if len(s.immutable) == 0 {
-		return "", nil
-	}
-	tags, err := s.allTags(ctx, repo)
-	if err != nil {
-		return "", err
-	}
-	for _, t := range tags {
-		if !matchAny(s.immutable, t) {
-			continue
-		}
-		if old, err := s.store.Tags.Resolve(ctx, repo, t); err == nil && old == d {
-			return t, nil
-		}
-	}
-	return "", nil
-}
+// errTagMoved is deleteManifest's veto of deleting a tag that has moved
+// away from the manifest since the tags were read: that tag stays.
+var errTagMoved = errors.New("tag no longer points to the manifest")
 
-// deleteManifest deletes manifest d of repo unless an immutable tag points to it.
-func (s *server) deleteManifest(ctx context.Context, repo string, d artifact.Digest) error {
-	tag, err := s.protectedBy(ctx, repo, d)
+// deleteManifest deletes manifest d of repo and, first, the tags pointing
+// to it (as distribution does), so that no tag is left pointing to nothing
+// or comes back if the manifest is pushed again. If an immutable tag points
+// to d, nothing is deleted. A tag is deleted only if it still points to d
+// inside its compare-and-swap, and its history records the deletion by
+// `by`, the requester.
+func (s *server) deleteManifest(ctx context.Context, repo string, d artifact.Digest, by string) error {
+	byDigest, err := s.tagsByDigest(ctx, repo)
 	if err != nil {
 		return err
 	}
-	if tag != "" {
-		return fmt.Errorf("%w: %s:%s matches --immutable-tags and points to %s; the manifest cannot be deleted", storage.ErrTagImmutable, repo, tag, d)
+	tags := byDigest[d]
+	for _, t := range tags {
+		if matchAny(s.immutable, t) {
+			return fmt.Errorf("%w: %s:%s matches --immutable-tags and points to %s; the manifest cannot be deleted", storage.ErrTagImmutable, repo, t, d)
+		}
+	}
+	for _, t := range tags {
+		err := s.store.Tags.Delete(ctx, repo, t, by, func(old artifact.Digest) error {
+			if old != d {
+				return errTagMoved
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errTagMoved) && !errors.Is(err, storage.ErrManifestUnknown) {
+			return err
+		}
 	}
 	return s.store.Manifests.Delete(ctx, repo, d)
 }

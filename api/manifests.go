@@ -196,7 +196,7 @@ func (s *server) storeManifest(ctx context.Context, repo string, m *manifest.Man
 }
 
 // manifestDelete serves DELETE /v2/<name>/manifests/<reference>: by tag it
-// removes the tag, by digest the manifest.
+// removes the tag, by digest the manifest and the tags pointing to it.
 func (s *server) manifestDelete(c echo.Context, r route) error {
 	tag, d, err := parseReference(r.ref)
 	if err != nil {
@@ -206,7 +206,7 @@ func (s *server) manifestDelete(c echo.Context, r route) error {
 	if tag != "" {
 		err = s.store.Tags.Delete(ctx, r.name, tag, principal(c), s.immutable.allowDelete(r.name, tag))
 	} else {
-		err = s.deleteManifest(ctx, r.name, d)
+		err = s.deleteManifest(ctx, r.name, d, principal(c))
 	}
 	if err != nil {
 		return err
