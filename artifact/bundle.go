@@ -59,7 +59,7 @@ type Parent struct {
 // JSON of its attributes (mean_, scale_, var_, n_samples_seen_,
 // n_features_in_, feature_names_in_, with_mean, with_std).
 type Scaler struct {
-	Mean         []float64 // nil when with_mean is false
+	Mean         []float64 // the training mean; scikit-learn keeps it when with_mean is false (then not subtracted) unless with_std is false too
 	Scale        []float64 // nil when with_std is false
 	Var          []float64
 	NSamplesSeen float64   // n_samples_seen_; the smallest entry when it is per feature

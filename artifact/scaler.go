@@ -206,13 +206,22 @@ type ScalerRow struct {
 	Std     Float  `json:"std"`  // divided by; 1 when with_std is false
 }
 
-// Table returns the transform the scaler applies per feature. Features are
-// named from feature_names_in_, else from names (the model's schema), else
-// "x<i>" as scikit-learn does.
+// Table returns the transform the scaler applies per feature, as
+// scikit-learn's transform does: mean_ is subtracted only when with_mean is
+// true (StandardScaler(with_mean=False) keeps mean_ but does not subtract
+// it), scale_ divided by only when with_std is true. Features are named
+// from feature_names_in_, else from names (the model's schema), else "x<i>"
+// as scikit-learn does.
 func (s *Scaler) Table(names []string) []ScalerRow {
 	rows := make([]ScalerRow, s.FeatureCount())
 	for i := range rows {
-		rows[i] = ScalerRow{Feature: featureName(i, s.FeatureNames, names), Mean: at(s.Mean, i, 0), Std: at(s.Scale, i, 1)}
+		rows[i] = ScalerRow{Feature: featureName(i, s.FeatureNames, names), Mean: 0, Std: 1}
+		if s.WithMean {
+			rows[i].Mean = at(s.Mean, i, 0)
+		}
+		if s.WithStd {
+			rows[i].Std = at(s.Scale, i, 1)
+		}
 	}
 	return rows
 }

@@ -115,9 +115,10 @@ func TestScalerFeatureCountAndTable(t *testing.T) {
 		count int
 		table string
 	}{
-		{"n_features_in_ wins", Scaler{NFeaturesIn: 3, Mean: []float64{1}}, nil, 3, "[{x0 1 1} {x1 0 1} {x2 0 1}]"},
-		{"mean length", Scaler{Mean: []float64{1, 2}, Scale: []float64{3, 4}, FeatureNames: []string{"a", "b"}}, []string{"p", "q"}, 2, "[{a 1 3} {b 2 4}]"},
-		{"scale length, model names", Scaler{Scale: []float64{3}}, []string{"p"}, 1, "[{p 0 3}]"},
+		{"n_features_in_ wins", Scaler{NFeaturesIn: 3, Mean: []float64{1}, WithMean: true}, nil, 3, "[{x0 1 1} {x1 0 1} {x2 0 1}]"},
+		{"mean length", Scaler{Mean: []float64{1, 2}, Scale: []float64{3, 4}, FeatureNames: []string{"a", "b"}, WithMean: true, WithStd: true}, []string{"p", "q"}, 2, "[{a 1 3} {b 2 4}]"},
+		{"with_mean and with_std false", Scaler{Mean: []float64{1, 2}, Scale: []float64{3, 4}}, nil, 2, "[{x0 0 1} {x1 0 1}]"},
+		{"scale length, model names", Scaler{Scale: []float64{3}, WithStd: true}, []string{"p"}, 1, "[{p 0 3}]"},
 		{"names only", Scaler{FeatureNames: []string{"a"}}, nil, 1, "[{a 0 1}]"},
 	}
 	for _, tt := range tests {

@@ -91,7 +91,7 @@ func (m *Monitor) Add(row []float64) {
 			continue
 		}
 		m.stats[i].Add(x)
-		m.hist[i][psiBin(m.st.Apply(i, x))]++
+		m.hist[i][psiBin((x-m.st.TrainMean[i])/m.st.Scale[i])]++
 	}
 }
 
@@ -160,7 +160,7 @@ func (m *Monitor) Report(th SkewThresholds) *SkewReport {
 
 // feature computes feature i's line of the report.
 func (m *Monitor) feature(i int, th SkewThresholds) FeatureSkew {
-	s, mean, scale := m.stats[i], m.st.Mean[i], m.st.Scale[i]
+	s, mean, scale := m.stats[i], m.st.TrainMean[i], m.st.Scale[i]
 	std := math.Sqrt(s.Variance())
 	f := FeatureSkew{
 		Feature: m.st.Features[i], Count: s.N, Mean: Float(s.Mean), Std: Float(std),

@@ -27,6 +27,11 @@ type Standardizer struct {
 	Features []string  // the features in model order
 	Mean     []float64 // subtracted, per feature
 	Scale    []float64 // divided by, per feature
+	// TrainMean is the training data's mean per feature, what skew
+	// compares production data with: mean_, which scikit-learn keeps when
+	// with_mean is false too (and Mean is 0); Mean when the scaler has no
+	// mean_.
+	TrainMean []float64
 }
 
 // NewStandardizer returns the transform of scaler s over the model's
@@ -39,12 +44,13 @@ func NewStandardizer(s *Scaler, features []string) (*Standardizer, error) {
 		return nil, errors.New("the bundle has no scaler to standardise with")
 	}
 	st := &Standardizer{}
-	for _, r := range s.Table(features) {
-		m, sc := float64(r.Mean), float64(r.Std)
-		if math.IsNaN(m) || math.IsInf(m, 0) || !(sc > 0) || math.IsInf(sc, 0) {
-			return nil, fmt.Errorf("scaler feature %q has mean %v, scale %v: not usable", r.Feature, m, sc)
+	for i, r := range s.Table(features) {
+		m, sc, tm := float64(r.Mean), float64(r.Std), float64(at(s.Mean, i, r.Mean))
+		if math.IsNaN(m) || math.IsInf(m, 0) || !(sc > 0) || math.IsInf(sc, 0) || math.IsNaN(tm) || math.IsInf(tm, 0) {
+			return nil, fmt.Errorf("scaler feature %q has mean %v, scale %v: not usable", r.Feature, tm, sc)
 		}
 		st.Features, st.Mean, st.Scale = append(st.Features, r.Feature), append(st.Mean, m), append(st.Scale, sc)
+		st.TrainMean = append(st.TrainMean, tm)
 	}
 	return st, nil
 }

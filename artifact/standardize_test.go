@@ -45,7 +45,7 @@ func assertClose(t *testing.T, got, want [][]float64) {
 // TestStandardizeMatchesSklearn standardises the fixtures' raw rows and
 // compares with scikit-learn's transform output (std.csv).
 func TestStandardizeMatchesSklearn(t *testing.T) {
-	for _, name := range []string{"mlp", "cnn"} {
+	for _, name := range []string{"mlp", "cnn", "mlp-nomean"} {
 		st := fixtureStandardizer(t, name)
 		var out bytes.Buffer
 		n, err := st.Standardize(openRows(t, interopPath(name, "raw.csv")), &out)
@@ -60,6 +60,36 @@ func TestStandardizeMatchesSklearn(t *testing.T) {
 			t.Fatalf("%s: header %v, want %v", name, got.Header(), st.Features)
 		}
 		assertClose(t, readAll(t, got), readAll(t, openRows(t, interopPath(name, "std.csv"))))
+	}
+}
+
+// TestStandardizeWithoutMeanOrStd: with_mean=False keeps mean_ but does not
+// subtract it, with_std=False does not divide (scikit-learn's transform).
+func TestStandardizeWithoutMeanOrStd(t *testing.T) {
+	for _, c := range []struct {
+		json       string
+		mean, std  float64
+		trainMean  float64
+		transform3 float64
+	}{
+		{`{"mean_":[1],"scale_":[2],"n_samples_seen_":4,"with_mean":true,"with_std":true}`, 1, 2, 1, 1},
+		{`{"mean_":[1],"scale_":[2],"n_samples_seen_":4,"with_mean":false,"with_std":true}`, 0, 2, 1, 1.5},
+		{`{"mean_":[1],"n_samples_seen_":4,"with_mean":true,"with_std":false}`, 1, 1, 1, 2},
+	} {
+		s, err := ParseScaler([]byte(c.json))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row := s.Table(nil)[0]; float64(row.Mean) != c.mean || float64(row.Std) != c.std {
+			t.Errorf("%s: table row %+v, want mean %v std %v", c.json, row, c.mean, c.std)
+		}
+		st, err := NewStandardizer(s, []string{"a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Apply(0, 3); got != c.transform3 || st.TrainMean[0] != c.trainMean {
+			t.Errorf("%s: transform of 3 is %v (want %v), training mean %v", c.json, got, c.transform3, st.TrainMean[0])
+		}
 	}
 }
 
@@ -129,8 +159,12 @@ func TestRowReaderErrors(t *testing.T) {
 	}
 }
 
+// TestNewStandardizerRefusesUnusableScaler: no scaler, no features, a zero
+// scale, a NaN mean (also one with_mean=False keeps: skew compares with it).
 func TestNewStandardizerRefusesUnusableScaler(t *testing.T) {
-	for _, s := range []*Scaler{nil, {}, {Mean: []float64{0}, Scale: []float64{0}}, {Mean: []float64{math.NaN()}, Scale: []float64{1}}} {
+	for _, s := range []*Scaler{nil, {}, {Mean: []float64{0}, Scale: []float64{0}, WithMean: true, WithStd: true},
+		{Mean: []float64{math.NaN()}, Scale: []float64{1}, WithMean: true, WithStd: true},
+		{Mean: []float64{math.NaN()}, Scale: []float64{1}, WithStd: true}} {
 		if _, err := NewStandardizer(s, []string{"a"}); err == nil {
 			t.Errorf("scaler %+v accepted", s)
 		}

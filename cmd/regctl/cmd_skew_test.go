@@ -70,7 +70,7 @@ func assertSklearn(t *testing.T, name string, rows [][]float64) {
 func TestSkewOnFixtures(t *testing.T) {
 	host, _ := registrytest.Normreg(t)
 	env := map[string]string{"REGCTL_REGISTRY": host}
-	for _, name := range []string{"mlp", "cnn"} {
+	for _, name := range []string{"mlp", "cnn", "mlp-nomean"} {
 		pinned := pushCase(t, env, name, "skew/"+name)
 		r := regctl(t, env, "", "skew", pinned, "--data", fixture(name, "sample-ok.csv")).must(t, exitOK, name+" sample-ok")
 		if !strings.Contains(r.stdout, "no skew past the thresholds") {

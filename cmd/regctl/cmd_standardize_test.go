@@ -17,7 +17,7 @@ import (
 func TestStandardizeMatchesSklearn(t *testing.T) {
 	host, _ := registrytest.Normreg(t)
 	env := map[string]string{"REGCTL_REGISTRY": host}
-	for _, name := range []string{"mlp", "cnn"} {
+	for _, name := range []string{"mlp", "cnn", "mlp-nomean"} {
 		pinned := pushCase(t, env, name, "std/"+name)
 		out := filepath.Join(t.TempDir(), "std.csv")
 		r := regctl(t, env, "", "standardize", pinned, "--in", fixture(name, "raw.csv"), "--out", out).must(t, exitOK, "standardize "+name)

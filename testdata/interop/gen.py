@@ -301,6 +301,21 @@ def gen_cnn(rng):
                   SHIFTED["cnn"], {"shift": "+1.5 training std", "rows": "pixels (r, g, b) of fresh images"})
 
 
+def gen_nomean(rng):
+    """mlp-nomean: StandardScaler(with_mean=False), which keeps mean_ (the
+    training mean) but only divides by scale_."""
+    x, y = tabular(rng, 1024)
+    scaler = StandardScaler(with_mean=False).fit(x)
+    torch.manual_seed(11)
+    model = train(MLP(), scaler.transform(x), y, nn.BCEWithLogitsLoss(), epochs=5, batch_size=BATCH_SIZE, seed=12)
+    d = write_case("mlp-nomean", model, scaler, push_flags(), ok(),
+                   description="MLP on 6 tabular features scaled by StandardScaler(with_mean=False): "
+                               "mean_ is kept, transform only divides by scale_")
+    sample = tabular(rng, 500)[0]
+    write_samples(d, scaler, x.head(5), (sample, shift_columns(sample, SHIFTED["mlp"], TABULAR)),
+                  SHIFTED["mlp"], {"shift": "+1.5 training std"})
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -308,6 +323,7 @@ def main():
     gen_mlp_family(rng)
     gen_noscaler(rng)
     gen_cnn(rng)
+    gen_nomean(rng)  # last, so that the cases above draw what they always drew
 
 
 if __name__ == "__main__":
