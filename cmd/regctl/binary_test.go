@@ -14,10 +14,7 @@ import (
 // TestBinaryExitStatus builds the regctl binary and runs it as a deploy
 // script does, checking the process exit status and the streams.
 func TestBinaryExitStatus(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "regctl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildRegctl(t)
 	host, _ := registrytest.Normreg(t)
 	features := filepath.Join(t.TempDir(), "features")
 	os.WriteFile(features, []byte("age,income,tenure_months,balance,num_products,credit_score\n"), 0o644)
@@ -48,4 +45,14 @@ func TestBinaryExitStatus(t *testing.T) {
 	if code, _, errText = sh("resolve", "bin/model:nope"); code != 1 || strings.Count(errText, "\n") != 1 {
 		t.Fatalf("resolve of a missing tag: exit %d, stderr %q; want 1 and one line", code, errText)
 	}
+}
+
+// buildRegctl builds the regctl binary into a temp dir and returns its path.
+func buildRegctl(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "regctl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

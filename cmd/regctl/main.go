@@ -13,10 +13,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 )
 
+// main runs the command until it ends or SIGINT or SIGTERM (what CI
+// cancellation, timeout(1) and Kubernetes send) cancels it, so that a
+// stopped pull still removes its temp dir.
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], newGlobalOptions(os.Stdin, os.Stdout, os.Stderr, os.Getenv, isTerminal(os.Stderr)))
 	stop()
 	os.Exit(code)
