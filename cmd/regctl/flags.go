@@ -20,6 +20,9 @@ func (l labelFlag) Set(v string) error {
 	if !ok || k == "" {
 		return fmt.Errorf("label %q is not key=value", v)
 	}
+	if old, dup := l[k]; dup {
+		return fmt.Errorf("label %q given twice (%s=%s and %s)", k, k, old, v)
+	}
 	l[k] = val
 	return nil
 }

@@ -22,6 +22,8 @@ func TestUsageErrorsExit1(t *testing.T) {
 		{[]string{"resolve", "Bad/Name"}, "invalid repository name"},
 		{[]string{"resolve", "m:t", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"push", "m:t"}, "push needs --weights"},
+		{[]string{"push", "m:t", "--weights", "x", "--label", "k=first", "--label", "k=second"}, `label "k" given twice (k=first and k=second)`},
+		{[]string{"push", "m:t", "--weights", "x", "--label", "novalue"}, `label "novalue" is not key=value`},
 		{[]string{"push", "m@sha256:" + strings.Repeat("a", 64), "--weights", "x"}, "push takes a tag, not a digest"},
 		{[]string{"pull", "m:t"}, "pull needs -o DIR"},
 		{[]string{"pull", "m:t", "-o", "no/such/dir/out"}, "the directory no/such/dir does not exist"},
