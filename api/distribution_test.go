@@ -22,6 +22,9 @@ func TestBadInputStoresNothing(t *testing.T) {
 		good := imageManifest("", nil, config)
 		goodDigest := artifact.FromBytes(artifact.SHA256, good)
 		mt := "Content-Type: " + manifest.MediaTypeImageManifest
+		layer := []byte("a pushed layer")
+		r.pushBlob(t, "team/model", layer)
+		wrongSize := bytes.Replace(imageManifest("", nil, config, layer), []byte(`"size":14`), []byte(`"size":15`), 1)
 		huge := imageManifest("", nil, config)
 		huge = append(huge[:len(huge)-1], []byte(`,"annotations":{"pad":"`+strings.Repeat("x", manifest.MaxSize)+`"}}`)...)
 		cases := []struct {
@@ -35,6 +38,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 			{"content type disagrees", "PUT", "/v2/team/model/manifests/v1", good, []string{"Content-Type: " + manifest.MediaTypeImageIndex}, 400, "MANIFEST_INVALID"},
 			{"wrong manifest digest", "PUT", "/v2/team/model/manifests/" + artifact.FromBytes(artifact.SHA256, []byte("other")).String(), good, []string{mt}, 400, "DIGEST_INVALID"},
 			{"oversized manifest", "PUT", "/v2/team/model/manifests/v1", huge, []string{mt}, 413, "MANIFEST_INVALID"},
+			{"layer size wrong", "PUT", "/v2/team/model/manifests/v1", wrongSize, []string{mt}, 400, "MANIFEST_INVALID"},
 			{"missing layer", "PUT", "/v2/team/model/manifests/v1", imageManifest("", nil, config, []byte("never pushed")), []string{mt}, 400, "MANIFEST_BLOB_UNKNOWN"},
 			{"dot-dot name", "PUT", "/v2/team/../model/manifests/v1", good, []string{mt}, 400, "NAME_INVALID"},
 			{"upper-case name", "PUT", "/v2/Team/Model/manifests/v1", good, []string{mt}, 400, "NAME_INVALID"},

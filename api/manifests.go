@@ -149,11 +149,16 @@ func manifestDigest(data []byte, want artifact.Digest) (artifact.Digest, error) 
 
 // checkReferences verifies that repo holds what m references: an image's
 // config and distributable layers, an index's child manifests. A missing
-// one gives errManifestBlobUnknown. The subject may be missing.
+// one gives errManifestBlobUnknown, a blob whose size is not the
+// descriptor's ErrManifestInvalid naming both. The subject may be missing.
 func (s *server) checkReferences(ctx context.Context, repo string, m *manifest.Manifest) error {
 	for _, b := range m.Blobs() {
-		if _, err := s.store.Blobs.Stat(ctx, repo, b.Digest); err != nil {
+		size, err := s.store.Blobs.Stat(ctx, repo, b.Digest)
+		if err != nil {
 			return unknownReference(err, b.Digest)
+		}
+		if size != b.Size {
+			return fmt.Errorf("%w: the descriptor of %s says %d bytes; the blob is %d bytes", manifest.ErrManifestInvalid, b.Digest, b.Size, size)
 		}
 	}
 	if !m.IsIndex() {
