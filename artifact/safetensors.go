@@ -118,14 +118,21 @@ type tensorEntry struct {
 // parseSafetensorsJSON decodes and validates the JSON header.
 func parseSafetensorsJSON(buf []byte) (*SafetensorsHeader, error) {
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(bytes.TrimRight(buf, " "), &raw); err != nil {
+	buf = bytes.TrimRight(buf, " ")
+	if err := json.Unmarshal(buf, &raw); err != nil {
 		return nil, fmt.Errorf("%w: header is not a JSON object: %w", ErrInvalidSafetensors, err)
+	}
+	if k := duplicateKey(buf); k != "" {
+		return nil, fmt.Errorf("%w: the header names %q twice", ErrInvalidSafetensors, k)
 	}
 	h := &SafetensorsHeader{Metadata: map[string]string{}, index: map[string]int{}}
 	for name, msg := range raw {
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &h.Metadata); err != nil {
 				return nil, fmt.Errorf("%w: __metadata__ must map strings to strings: %w", ErrInvalidSafetensors, err)
+			}
+			if k := duplicateKey(msg); k != "" {
+				return nil, fmt.Errorf("%w: __metadata__ names %q twice", ErrInvalidSafetensors, k)
 			}
 			continue
 		}

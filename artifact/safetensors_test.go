@@ -180,6 +180,8 @@ func TestReadSafetensorsHeaderInvalid(t *testing.T) {
 		{"overflow", safetensorsFile(tensor(`"F64"`, `[4611686018427387904,4]`, `[0,0]`), nil), "overflows int64"},
 		{"gap at start", safetensorsFile(tensor(`"F32"`, `[1]`, `[4,8]`), make([]byte, 8)), `gap: no tensor covers bytes [0, 4) before tensor "t"`},
 		{"gap between", safetensorsFile(`{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[3,5]}}`, make([]byte, 5)), `bytes [2, 3) before tensor "b"`},
+		{"duplicate tensor", safetensorsFile(`{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}`, make([]byte, 2)), `the header names "a" twice`},
+		{"duplicate metadata key", safetensorsFile(`{"__metadata__":{"normreg.mode":"eval","normreg.mode":"train"}}`, nil), `__metadata__ names "normreg.mode" twice`},
 		{"overlap", safetensorsFile(`{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}`, make([]byte, 4)), `tensor "b" [2, 4) overlaps tensor "a" ending at 4`},
 	}
 	for _, tt := range tests {

@@ -91,8 +91,12 @@ func ParseScaler(data []byte) (*Scaler, error) {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalidScaler, MaxScalerSize)
 	}
 	var j scalerJSON
-	if err := json.Unmarshal(quoteNonFinite(data), &j); err != nil {
+	quoted := quoteNonFinite(data)
+	if err := json.Unmarshal(quoted, &j); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidScaler, err)
+	}
+	if k := duplicateKey(quoted); k != "" {
+		return nil, fmt.Errorf("%w: %q is given twice", ErrInvalidScaler, k)
 	}
 	s := &Scaler{
 		Mean: floats(j.Mean), Scale: floats(j.Scale), Var: floats(j.Var),

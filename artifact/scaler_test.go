@@ -70,6 +70,8 @@ func TestParseScalerInvalid(t *testing.T) {
 		{"bad samples array", `{"n_samples_seen_":[true]}`, "n_samples_seen_: true is not a number"},
 		{"float n_features", `{"n_features_in_":2.5}`, "cannot unmarshal number 2.5"},
 		{"empty object", `{}`, "none of mean_, scale_ and var_"},
+		{"key twice", `{"mean_":[1],"scale_":[2],"mean_":[3]}`, `"mean_" is given twice`},
+		{"key twice, NaN values", `{"mean_":[NaN],"mean_":[NaN]}`, `"mean_" is given twice`},
 		{"names only", `{"feature_names_in_":["age"],"n_samples_seen_":3}`, "not a fitted StandardScaler's attributes"},
 	}
 	for _, tt := range tests {
