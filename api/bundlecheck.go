@@ -91,11 +91,16 @@ func (s *server) guardManifest(ctx context.Context, repo string, m *manifest.Man
 
 // checkBundle runs manifest.Check on a pushed bundle over the repository's
 // stored blobs. A bundle the checks cannot read is MANIFEST_INVALID; one
-// with a refusing finding is a *refusedError, counted in the metrics.
+// with a refusing finding is a *refusedError, counted in the metrics. A
+// storage failure while reading is the error it is (storage.ErrUnavailable:
+// 503), never a verdict on the bundle.
 func (s *server) checkBundle(ctx context.Context, repo string, data []byte) error {
-	_, findings, err := manifest.Check(ctx, data, storeFetcher{store: s.store, repo: repo}, manifest.CheckOptions{})
+	v, findings, err := manifest.Check(ctx, data, storeFetcher{store: s.store, repo: repo}, manifest.CheckOptions{})
 	if errors.Is(err, manifest.ErrInvalidBundle) {
 		return fmt.Errorf("%w: %w", manifest.ErrManifestInvalid, err)
+	}
+	if err == nil && v.Bundle != nil {
+		err = outage(v.Bundle.ScalerReadErr, v.ParentErr)
 	}
 	if err != nil {
 		return err
@@ -105,4 +110,17 @@ func (s *server) checkBundle(ctx context.Context, repo string, data []byte) erro
 	}
 	s.metrics.rejected(findings)
 	return &refusedError{findings: findings}
+}
+
+// outage returns the first of errs, the reads the checks record as
+// findings (a scaler or parent bundle that cannot be read), that failed
+// because the storage is unavailable: such a read says nothing of the
+// bundle. It returns nil when there is none.
+func outage(errs ...error) error {
+	for _, err := range errs {
+		if errors.Is(err, storage.ErrUnavailable) {
+			return err
+		}
+	}
+	return nil
 }

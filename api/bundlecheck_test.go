@@ -1,7 +1,10 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +18,7 @@ import (
 	"github.com/normreg/normreg/artifact"
 	"github.com/normreg/normreg/manifest"
 	"github.com/normreg/normreg/manifest/bundletest"
+	"github.com/normreg/normreg/storage"
 )
 
 const interopDir = "../testdata/interop"
@@ -245,4 +249,51 @@ func TestRequireBundles(t *testing.T) {
 		}
 		reg.do(t, "GET", "/v2/prod/churn/manifests/v1", nil).expect(t, http.StatusOK, "")
 	})
+}
+
+// TestStorageOutageDuringChecks: a storage outage while the push-time
+// checks read a bundle's weights (by ranges) or its scaler answers the
+// manifest PUT 503 UNAVAILABLE, the storage's error only in the log, and
+// stores nothing, as any other storage outage; it was 400 MANIFEST_INVALID
+// ("invalid safetensors: ..." with the S3 error in the body, or a
+// scaler-missing refusal), calling a good bundle corrupt.
+func TestStorageOutageDuringChecks(t *testing.T) {
+	mlp := buildFixture(t, "mlp", nil)
+	for name, mediaType := range map[string]string{"weights": manifest.MediaTypeWeights, "scaler": manifest.MediaTypeScaler} {
+		t.Run(name, func(t *testing.T) {
+			hex := mlp.layer(t, mediaType).Digest.Hex()
+			forEachBackend(t, func(t *testing.T, b backend) {
+				healthy := b.driver
+				b.driver = func(t *testing.T) storage.Driver { return outageDriver{Driver: healthy(t), hex: hex} }
+				r := b.start(t)
+				resp := r.pushBundle(t, "team/model", "v1", mlp)
+				resp.expect(t, http.StatusServiceUnavailable, "UNAVAILABLE")
+				if strings.Contains(string(resp.body), s3Outage) {
+					t.Errorf("the body carries the storage's error: %s", resp.body)
+				}
+				if !strings.Contains(r.log.String(), s3Outage) {
+					t.Errorf("the log lacks the storage's error:\n%s", r.log)
+				}
+				r.do(t, "GET", "/v2/team/model/manifests/v1", nil).expect(t, http.StatusNotFound, "MANIFEST_UNKNOWN")
+			})
+		})
+	}
+}
+
+// s3Outage is the text of an S3 server's 503, as the S3 driver reports it.
+const s3Outage = "operation error S3: GetObject, https response error StatusCode: 503, api error SlowDown: Please reduce your request rate."
+
+// outageDriver is a storage driver whose Open of the keys naming one blob
+// (its hex digest) fails as an S3 server answering 503 does.
+type outageDriver struct {
+	storage.Driver
+	hex string
+}
+
+// Open implements storage.Driver.
+func (d outageDriver) Open(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
+	if strings.Contains(key, d.hex) {
+		return nil, fmt.Errorf("%s: %w: %s", key, storage.ErrUnavailable, s3Outage)
+	}
+	return d.Driver.Open(ctx, key, offset)
 }

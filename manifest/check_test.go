@@ -284,3 +284,27 @@ func TestCheckConfigContradictingWeightsMetadata(t *testing.T) {
 		t.Errorf("config features permuted against the metadata: %v, want mode-unknown and scaler-mismatch", fs)
 	}
 }
+
+// TestCheckWeightsFetchFails: a fetch of the weights that fails is Check's
+// error as the fetcher gave it, not ErrInvalidBundle (it said "invalid
+// safetensors", calling the bundle corrupt), while weights shorter than
+// their descriptor still are ErrInvalidBundle.
+func TestCheckWeightsFetchFails(t *testing.T) {
+	b := newBundle(t, weights(nil, trained), scaler(), declared())
+	w := b.Manifest.Layers[0].Digest
+	down := errors.New("storage down")
+	failing := bundletest.FetcherFunc(func(ctx context.Context, d artifact.Descriptor, off, n int64) (io.ReadCloser, error) {
+		if d.Digest == w {
+			return nil, down
+		}
+		return b.fetcher(nil, nil).Fetch(ctx, d, off, n)
+	})
+	_, _, err := manifest.Check(context.Background(), b.ManifestBytes, failing, manifest.CheckOptions{})
+	if !errors.Is(err, down) || errors.Is(err, manifest.ErrInvalidBundle) {
+		t.Errorf("failing fetch: err = %v, want the fetcher's error, not ErrInvalidBundle", err)
+	}
+	short := b.fetcher(map[artifact.Digest][]byte{w: b.weights[:len(b.weights)-1]}, nil)
+	if _, _, err := manifest.Check(context.Background(), b.ManifestBytes, short, manifest.CheckOptions{}); !errors.Is(err, manifest.ErrInvalidBundle) {
+		t.Errorf("short weights: err = %v, want ErrInvalidBundle", err)
+	}
+}

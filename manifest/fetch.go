@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -67,7 +68,9 @@ const minRangeRead = 64 << 10
 
 // rangeReader reads one blob by ranged fetches: a ReadAt outside the last
 // block fetched fetches a new one, of len(p) bytes but at least
-// minRangeRead (fewer past the blob's end), at its offset.
+// minRangeRead (fewer past the blob's end), at its offset. A fetch that
+// fails is a *fetchError; content that ends before the descriptor's size
+// is io.ErrUnexpectedEOF.
 type rangeReader struct {
 	ctx  context.Context
 	f    Fetcher
@@ -112,9 +115,26 @@ func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
 func (r *rangeReader) fetch(p []byte, off int64) error {
 	rc, err := r.f.Fetch(r.ctx, r.desc, off, int64(len(p)))
 	if err != nil {
-		return err
+		return &fetchError{err}
 	}
 	defer rc.Close()
 	_, err = io.ReadFull(rc, p)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return &fetchError{err}
+	}
 	return err
 }
+
+// fetchError is a Fetcher that failed to serve content (its Fetch, or a
+// read of what it returned, failed: a registry or storage that is down,
+// a blob it does not have), as opposed to content that is not what a bundle
+// must be. It says nothing of the bundle, so Check never reports it as
+// ErrInvalidBundle.
+type fetchError struct{ err error }
+
+// Error is the Fetcher's error.
+func (e *fetchError) Error() string { return e.err.Error() }
+
+// Unwrap returns the Fetcher's error, so that callers test it (say, for a
+// storage outage) with errors.Is.
+func (e *fetchError) Unwrap() error { return e.err }

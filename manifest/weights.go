@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -17,18 +18,29 @@ type weightsFacts struct {
 // readWeights reads the safetensors header and the BatchNorm tensors of a
 // weights file of size bytes by ranged reads of ra; the rest of the file is
 // never read. Errors wrap ErrInvalidBundle when the content is not valid
-// safetensors of that size.
+// safetensors of that size; a read of ra that failed (a *fetchError) is
+// returned as it is.
 func readWeights(ra io.ReaderAt, size int64) (*weightsFacts, error) {
 	h, err := artifact.ReadSafetensorsHeader(io.NewSectionReader(ra, 0, size))
 	if err != nil {
-		return nil, fmt.Errorf("%w: weights: %w", ErrInvalidBundle, err)
+		return nil, invalidWeights(err)
 	}
 	if h.FileSize() != size {
 		return nil, fmt.Errorf("%w: weights header describes %d bytes, the weights are %d", ErrInvalidBundle, h.FileSize(), size)
 	}
 	bn, err := artifact.ReadBNStatsAt(h, ra)
 	if err != nil {
-		return nil, fmt.Errorf("%w: weights: %w", ErrInvalidBundle, err)
+		return nil, invalidWeights(err)
 	}
 	return &weightsFacts{header: h, bn: bn}, nil
+}
+
+// invalidWeights is err, met reading the weights, as the error of
+// readWeights: the *fetchError in its chain when a fetch failed, else err
+// wrapping ErrInvalidBundle.
+func invalidWeights(err error) error {
+	if fe, ok := errors.AsType[*fetchError](err); ok {
+		return fmt.Errorf("reading the weights: %w", fe)
+	}
+	return fmt.Errorf("%w: weights: %w", ErrInvalidBundle, err)
 }
