@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,6 +102,53 @@ func TestStorageDownIs503(t *testing.T) {
 			t.Errorf("%s %s: the body names the storage's address: %s", req.method, req.path, resp.body)
 		}
 	}
+}
+
+// TestS3ServerErrorsAre503 runs the registry on S3 through an HTTP proxy
+// that, while told to, answers every S3 request with an S3 error: 503
+// SlowDown, 503 ServiceUnavailable, 500 InternalError. Requests that need
+// storage then answer 503 UNAVAILABLE (retryable) without the S3 error in
+// the body, where they answered 500 UNKNOWN, and all is well again once
+// S3 is.
+func TestS3ServerErrorsAre503(t *testing.T) {
+	if b := s3Backend(t); b.unavailable != "" {
+		registrytest.Unavailable(t, "%s", b.unavailable)
+	}
+	target, err := url.Parse(os.Getenv("NORMREG_TEST_S3_ENDPOINT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type s3Error struct {
+		status int
+		code   string
+	}
+	var failing atomic.Pointer[s3Error]
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	s3Server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		e := failing.Load()
+		if e == nil {
+			proxy.ServeHTTP(w, req)
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(e.status)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected by the test</Message><RequestId>test</RequestId></Error>`, e.code)
+	}))
+	t.Cleanup(s3Server.Close)
+	r := s3BackendWith(t, func(cfg *s3.Config) { cfg.Endpoint = s3Server.URL }).start(t)
+	for _, e := range []s3Error{{503, "SlowDown"}, {503, "ServiceUnavailable"}, {500, "InternalError"}} {
+		failing.Store(&e)
+		for _, req := range []struct{ method, path string }{{"GET", "/v2/team/model/manifests/v1"}, {"POST", "/v2/team/model/blobs/uploads/"}} {
+			resp := r.do(t, req.method, req.path, nil)
+			resp.expect(t, 503, "UNAVAILABLE")
+			if strings.Contains(string(resp.body), e.code) {
+				t.Errorf("S3 %d %s: %s %s: the body names the S3 error: %s", e.status, e.code, req.method, req.path, resp.body)
+			}
+		}
+	}
+	failing.Store(nil)
+	r.do(t, "GET", "/readyz", nil).expect(t, 200, "")
+	r.do(t, "GET", "/v2/team/model/manifests/v1", nil).expect(t, 404, "MANIFEST_UNKNOWN")
 }
 
 // forwarder passes TCP connections on to an address until closed.

@@ -19,7 +19,8 @@ var (
 	// ErrTooLarge: an object read whole is larger than the caller's bound.
 	ErrTooLarge = errors.New("object too large")
 	// ErrUnavailable: the storage backend could not be reached (an S3 server
-	// down or unreachable); the request may succeed later.
+	// down or unreachable) or could not serve the request for now (S3's 503
+	// SlowDown, 500 InternalError); the request may succeed later.
 	ErrUnavailable = errors.New("storage unavailable")
 )
 

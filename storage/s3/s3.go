@@ -204,8 +204,9 @@ func httpStatus(err error) int {
 	return 0
 }
 
-// mapErr turns S3's not-found and precondition errors and requests that
-// could not be sent into the storage sentinels, wrapped with key.
+// mapErr turns S3's not-found and precondition errors, requests that
+// could not be sent and S3's 5xx answers into the storage sentinels,
+// wrapped with key.
 func mapErr(key string, err error) error {
 	var noKey *types.NoSuchKey
 	var notFound *types.NotFound
@@ -220,12 +221,14 @@ func mapErr(key string, err error) error {
 	return fmt.Errorf("%s: %w", key, unavailable(err))
 }
 
-// unavailable marks err with storage.ErrUnavailable when it is a request
-// the SDK could not send (after its retries): the server is down or
-// unreachable, not refusing.
+// unavailable marks err with storage.ErrUnavailable when S3 could not
+// serve the request for now (after the SDK's retries): a request the SDK
+// could not send (the server is down or unreachable), or a 5xx answer
+// (503 SlowDown or ServiceUnavailable, 500 InternalError), which S3 asks
+// clients to retry.
 func unavailable(err error) error {
 	var notSent *smithyhttp.RequestSendError
-	if errors.As(err, &notSent) {
+	if errors.As(err, &notSent) || httpStatus(err) >= 500 {
 		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 	}
 	return err
