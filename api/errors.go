@@ -63,6 +63,7 @@ var errorTable = []errorKind{
 	{errUnsupported, "UNSUPPORTED", http.StatusMethodNotAllowed, "the operation is unsupported"},
 	{errRouteUnknown, "NOT_FOUND", http.StatusNotFound, "no such endpoint"},
 	{storage.ErrUnavailable, "UNAVAILABLE", http.StatusServiceUnavailable, "storage is unavailable, try again later"},
+	{storage.ErrFull, "UNAVAILABLE", http.StatusInsufficientStorage, "the registry's storage is full"},
 }
 
 // internalError is what an error outside the table becomes.

@@ -22,6 +22,9 @@ var (
 	// down or unreachable) or could not serve the request for now (S3's 503
 	// SlowDown, 500 InternalError); the request may succeed later.
 	ErrUnavailable = errors.New("storage unavailable")
+	// ErrFull: a write found no space left (a full disk, an exhausted
+	// quota); like any failed write it left nothing behind.
+	ErrFull = errors.New("storage is full")
 )
 
 // Info describes a stored object.

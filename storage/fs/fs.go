@@ -85,6 +85,15 @@ func notFound(key string, err error) error {
 	return err
 }
 
+// full marks err with storage.ErrFull when the filesystem had no space
+// left for a write: ENOSPC, or EDQUOT (the user's quota).
+func full(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w", storage.ErrFull, err)
+	}
+	return err
+}
+
 // Open implements storage.Driver.
 func (d *Driver) Open(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
 	f, fi, err := d.openFile(ctx, key)
@@ -178,7 +187,7 @@ func (d *Driver) write(ctx context.Context, key string, r io.Reader, notBefore t
 	}
 	tmp, err := os.CreateTemp(filepath.Join(d.root, ".tmp"), "put-*")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("put %s: %w", key, full(err))
 	}
 	version, err := fill(ctx, tmp, r, notBefore)
 	if err == nil {
@@ -186,7 +195,7 @@ func (d *Driver) write(ctx context.Context, key string, r io.Reader, notBefore t
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return "", fmt.Errorf("put %s: %w", key, err)
+		return "", fmt.Errorf("put %s: %w", key, full(err))
 	}
 	return version, writeback.SyncDir(filepath.Dir(p))
 }
@@ -287,7 +296,7 @@ func (d *Driver) Move(ctx context.Context, from, to string) error {
 	case errors.Is(err, fs.ErrExist):
 		return fmt.Errorf("move %s to %s: %w", from, to, storage.ErrPreconditionFailed)
 	case err != nil:
-		return notFound(from, err)
+		return notFound(from, full(err))
 	}
 	if err := writeback.SyncDir(filepath.Dir(dst)); err != nil {
 		return err
@@ -433,7 +442,7 @@ func (d *Driver) lock(ctx context.Context, key string) (func(), error) {
 	sum := sha256.Sum256([]byte(key))
 	f, err := os.OpenFile(filepath.Join(d.root, ".locks", hex.EncodeToString(sum[:])), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, err
+		return nil, full(err)
 	}
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
