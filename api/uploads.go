@@ -3,9 +3,11 @@ package api
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 
@@ -36,8 +38,9 @@ func (s *server) uploadPost(c echo.Context, r route) error {
 			return err
 		}
 		req := c.Request()
-		if _, err := s.store.Blobs.Put(req.Context(), r.name, d, req.ContentLength, req.Body); err != nil {
-			return err
+		body := uploadBody(req)
+		if _, err := s.store.Blobs.Put(req.Context(), r.name, d, req.ContentLength, body); err != nil {
+			return body.failed(err)
 		}
 		return blobCreated(c, r.name, d)
 	}
@@ -86,9 +89,10 @@ func (s *server) uploadPatch(c echo.Context, r route) error {
 		return err
 	}
 	req := c.Request()
-	size, err := s.store.Uploads.Append(req.Context(), r.name, r.ref, offset, req.ContentLength, req.Body)
+	body := uploadBody(req)
+	size, err := s.store.Uploads.Append(req.Context(), r.name, r.ref, offset, req.ContentLength, body)
 	if err != nil {
-		return err
+		return body.failed(err)
 	}
 	return uploadAccepted(c, r.name, r.ref, size, http.StatusAccepted)
 }
@@ -106,10 +110,56 @@ func (s *server) uploadPut(c echo.Context, r route) error {
 			return err
 		}
 	}
-	if _, err := s.store.Uploads.Commit(c.Request().Context(), r.name, r.ref, d, c.Request().Body); err != nil {
-		return err
+	body := uploadBody(c.Request())
+	if _, err := s.store.Uploads.Commit(c.Request().Context(), r.name, r.ref, d, body); err != nil {
+		return body.failed(err)
 	}
 	return blobCreated(c, r.name, d)
+}
+
+// uploadBody is req's body as an upload reads it: a body that ends before
+// its Content-Length (a client that closed its side early, which net/http
+// reports as io.ErrUnexpectedEOF) fails with errUploadInvalid saying how
+// many bytes it lacked, a client error rather than the server's.
+func uploadBody(req *http.Request) *shortBody {
+	return &shortBody{r: req.Body, length: req.ContentLength}
+}
+
+// shortBody is the reader of uploadBody. The storage may read it on a
+// goroutine of its own (read-ahead).
+type shortBody struct {
+	r      io.Reader
+	length int64 // the Content-Length; -1 when unknown (chunked)
+	n      int64 // bytes read
+
+	short atomic.Pointer[error] // the body's early end; nil while it has not ended early
+}
+
+// Read implements io.Reader.
+func (b *shortBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	switch {
+	case !errors.Is(err, io.ErrUnexpectedEOF):
+		return n, err
+	case b.length < 0:
+		err = fmt.Errorf("%w: the request body ended early, after %d bytes", errUploadInvalid, b.n)
+	default:
+		err = fmt.Errorf("%w: the request body ended after %d bytes, %d short of its Content-Length %d", errUploadInvalid, b.n, b.length-b.n, b.length)
+	}
+	b.short.Store(&err)
+	return n, err
+}
+
+// failed is the error of an upload that read b and failed with err: b's
+// early end when it ended early (net/http then cancels the request's
+// context, which may stop the upload before the body's error reaches it),
+// else err.
+func (b *shortBody) failed(err error) error {
+	if short := b.short.Load(); short != nil {
+		return *short
+	}
+	return err
 }
 
 // uploadStatus serves GET /v2/<name>/blobs/uploads/<id>: 204 with the Range

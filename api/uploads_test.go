@@ -1,11 +1,14 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -69,4 +72,67 @@ func (d fullDriver) Put(ctx context.Context, key string, r io.Reader, size int64
 		return err
 	}
 	return fmt.Errorf("put %s: %w: %w", key, storage.ErrFull, noSpace)
+}
+
+// TestUploadBodyEndsEarly: a blob upload request (POST ?digest=, PATCH,
+// PUT of a session) whose client closes its side after 10 of the 1000
+// bytes its Content-Length announces answers 400 BLOB_UPLOAD_INVALID
+// saying the body was 990 bytes short, and stores nothing; it answered
+// 500 UNKNOWN (io.ErrUnexpectedEOF).
+func TestUploadBodyEndsEarly(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		r := b.start(t)
+		d := artifact.FromBytes(artifact.SHA256, []byte(strings.Repeat("x", 1000)))
+		session := func() string { return r.do(t, "POST", "/v2/team/model/blobs/uploads/", nil).header.Get("Location") }
+		patched := session()
+		put := session()
+		for _, req := range []struct{ method, path string }{
+			{"POST", "/v2/team/model/blobs/uploads/?digest=" + d.String()},
+			{"PATCH", patched},
+			{"PUT", put + "?digest=" + d.String()},
+		} {
+			resp := r.sendShort(t, req.method, req.path, 1000, 10)
+			resp.expect(t, http.StatusBadRequest, "BLOB_UPLOAD_INVALID")
+			if !strings.Contains(string(resp.body), "990 short of its Content-Length 1000") {
+				t.Errorf("%s %s: body %s, want it to say the body was 990 bytes short", req.method, req.path, resp.body)
+			}
+		}
+		r.do(t, "HEAD", "/v2/team/model/blobs/"+d.String(), nil).expect(t, http.StatusNotFound, "")
+		for _, loc := range []string{patched, put} {
+			if got := r.do(t, "GET", loc, nil).header.Get("Range"); got != "0-0" {
+				t.Errorf("session %s holds Range %q, want nothing (0-0)", loc, got)
+			}
+		}
+	})
+}
+
+// sendShort sends a request whose header announces a body of length bytes
+// over a raw connection, sends only sent bytes of it, closes its writing
+// side, and reads the response.
+func (r *registry) sendShort(t *testing.T, method, path string, length, sent int) response {
+	t.Helper()
+	u, err := url.Parse(r.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n%s",
+		method, path, u.Host, length, strings.Repeat("x", sent))
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: body}
 }
