@@ -45,10 +45,10 @@ type uploadSum struct {
 // and records its sum. On a Mover driver the chunk is written under a key of
 // its own, then moved to the chunk key only if no other first chunk got
 // there meanwhile; on others it is written as blob data, recorded only if no
-// other first chunk was recorded meanwhile. Either way the loser gets
-// ErrRangeInvalid and leaves nothing behind, and the sum describes the chunk
-// for as long as it exists. An empty r stores nothing. It returns the
-// chunk's size.
+// other first chunk was recorded meanwhile (nor the session's removal began
+// to hold its sum, see holdSum). Either way the loser gets ErrRangeInvalid
+// and leaves nothing behind, and the sum describes the chunk for as long as
+// it exists. An empty r stores nothing. It returns the chunk's size.
 func (u *Uploads) appendFirst(ctx context.Context, id string, size int64, r io.Reader) (int64, error) {
 	m, moves := u.d.(Mover)
 	staged := blobDataKey(uuid.NewString())
@@ -71,7 +71,7 @@ func (u *Uploads) appendFirst(ctx context.Context, id string, size int64, r io.R
 		}
 	} else {
 		sum.Data = staged
-		if err = putJSONIfAbsent(ctx, u.d, uploadSumKey(id), sum); err == nil {
+		if err = putJSONIf(ctx, u.d, uploadSumKey(id), sum, ""); err == nil {
 			return cr.N, nil
 		}
 	}
@@ -138,9 +138,9 @@ func (u *Uploads) commitByMove(ctx context.Context, repo, id string, m Mover, d 
 // a blob reference, unless that blob is stored already (remove then deletes
 // the data). A reference whose data is gone (see locateBlob) is replaced.
 // The reference is written before the session is checked to be still open:
-// remove deletes the sum before it looks for a reference to the data, so a
-// session seen open here keeps its data. A session removed meanwhile (a
-// cancel, an expiry or another Commit racing this one) gives
+// remove marks the session closing before it looks for a reference to the
+// data, so a session seen open here keeps its data. A session closed
+// meanwhile (a cancel, an expiry or another Commit racing this one) gives
 // ErrUploadUnknown, and its data is left to whichever remove saw the
 // reference or not.
 func (u *Uploads) commitByReference(ctx context.Context, repo, id string, sum uploadSum) error {
@@ -163,11 +163,7 @@ func (u *Uploads) commitByReference(ctx context.Context, repo, id string, sum up
 			break
 		}
 	}
-	_, err = u.d.Stat(ctx, uploadSumKey(id))
-	if errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("%s upload %q was cancelled or committed meanwhile: %w", repo, id, ErrUploadUnknown)
-	}
-	return err
+	return u.session(ctx, repo, id)
 }
 
 // except returns nil when err is target (errors.Is), else err.
@@ -178,14 +174,15 @@ func except(err, target error) error {
 	return err
 }
 
-// putJSONIfAbsent writes v as JSON at key unless key exists
-// (ErrPreconditionFailed).
-func putJSONIfAbsent(ctx context.Context, d Driver, key string, v any) error {
+// putJSONIf writes v as JSON at key if the key's version is ifVersion, or,
+// when ifVersion is "", if key does not exist; else it returns
+// ErrPreconditionFailed (see Driver.PutIf).
+func putJSONIf(ctx context.Context, d Driver, key string, v any, ifVersion string) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	_, err = d.PutIf(ctx, key, data, "")
+	_, err = d.PutIf(ctx, key, data, ifVersion)
 	return err
 }
 

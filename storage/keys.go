@@ -20,9 +20,11 @@ import (
 //	repos/<name>/_taglog/<tag>/<20-digit seq>         the tag's move number seq, from 1 (JSON TagMove)
 //	repos/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   descriptor (JSON) of a manifest whose subject is alg:hex
 //	catalog/<name with "/" as "!">                    the repository exists (empty)
-//	uploads/_info/<uuid>                              an upload session: its repository and start (JSON)
+//	uploads/_info/<uuid>                              an upload session: its repository, start, and whether
+//	                                                  its removal began (JSON)
 //	uploads/_sum/<uuid>                               sha256 and size of the session's chunk at 0, and its
-//	                                                  blobdata key on drivers without Move (JSON)
+//	                                                  blobdata key on drivers without Move (JSON; empty
+//	                                                  while its removal holds it)
 //	uploads/_staged/<uuid>                            a first chunk being stored, before its move to c-0 (Mover drivers)
 //	uploads/<uuid>/c-<20-digit offset>                the session's bytes from that offset
 //
@@ -42,10 +44,13 @@ func blobRefKey(d artifact.Digest) string {
 	return "blobrefs/" + digestPath(d)
 }
 
+// blobDataDir holds the blob data of all uploads.
+const blobDataDir = "blobdata/"
+
 // blobDataKey is where an upload's first chunk is stored on drivers
 // without Move; data is a fresh uuid.
 func blobDataKey(data string) string {
-	return "blobdata/" + data
+	return blobDataDir + data
 }
 
 // digestPath is d as two key components, alg/hex.
@@ -110,8 +115,10 @@ func uploadInfoKey(id string) string {
 	return uploadInfoDir + id
 }
 
+const uploadSumDir = "uploads/_sum/"
+
 func uploadSumKey(id string) string {
-	return "uploads/_sum/" + id
+	return uploadSumDir + id
 }
 
 // uploadStagedKey is where a first chunk is written before it is moved to

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/normreg/normreg/artifact"
 )
@@ -96,4 +97,80 @@ func (b *Blobs) removeBytes(ctx context.Context, d artifact.Digest, key string) 
 		return fmt.Errorf("removing corrupt blob %s: %w", d, err)
 	}
 	return nil
+}
+
+// OrphanData is blob data (blobdata/<uuid>, see commitByReference) that no
+// blob reference and no upload session names: what a registry killed while
+// it stored an upload's first chunk, or a failed single PutObject's empty
+// placeholder (storage/s3, single-put-max), leaves. Nothing reads it.
+type OrphanData struct {
+	Key      string
+	Size     int64
+	Modified time.Time
+	Removed  bool // ScrubData deleted it
+}
+
+// ScrubData calls found for each orphan blob data object last written
+// before `before`, and with remove deletes it. Blob data written since may
+// belong to an upload whose first chunk is still being stored, or was
+// stored but not yet recorded in its session, so the caller passes the
+// upload TTL ago: an upload idle for that long is expired anyway. It is
+// safe while registries serve the storage: the sessions' sums are read
+// before the blob references, and a session's removal deletes its sum only
+// after its data is gone or a blob reference names it (see Uploads.remove),
+// so data a commit hands from its session to a blob reference meanwhile is
+// seen named by one or the other.
+func (b *Blobs) ScrubData(ctx context.Context, before time.Time, remove bool, found func(OrphanData)) error {
+	named, err := b.namedData(ctx)
+	if err != nil {
+		return err
+	}
+	return listAll(ctx, b.d, blobDataDir, func(name string) error {
+		key := blobDataKey(name)
+		if named[key] {
+			return nil
+		}
+		info, err := b.d.Stat(ctx, key)
+		if err != nil || !info.Modified.Before(before) {
+			return except(err, ErrNotFound)
+		}
+		o := OrphanData{Key: key, Size: info.Size, Modified: info.Modified}
+		if remove {
+			if err := b.d.Delete(ctx, key); err != nil {
+				return fmt.Errorf("removing orphan blob data %s: %w", key, err)
+			}
+			o.Removed = true
+		}
+		found(o)
+		return nil
+	})
+}
+
+// namedData returns the set of blob data keys that upload sessions' sums
+// name, then those that blob references name (in that order: see
+// ScrubData).
+func (b *Blobs) namedData(ctx context.Context) (map[string]bool, error) {
+	named := map[string]bool{}
+	read := func(key string, v any) error {
+		_, err := getJSON(ctx, b.d, key, v)
+		return except(err, ErrNotFound) // removed meanwhile: names nothing
+	}
+	err := listAll(ctx, b.d, uploadSumDir, func(id string) error {
+		var sum uploadSum
+		err := read(uploadSumKey(id), &sum)
+		named[sum.Data] = true
+		return err
+	})
+	for _, alg := range []artifact.Algorithm{artifact.SHA256, artifact.SHA512} {
+		if err != nil {
+			return nil, err
+		}
+		err = listAll(ctx, b.d, "blobrefs/"+string(alg)+"/", func(hex string) error {
+			var ref blobRef
+			err := read(blobRefKey(artifact.Digest(string(alg)+":"+hex)), &ref)
+			named[ref.Key] = true
+			return err
+		})
+	}
+	return named, err
 }

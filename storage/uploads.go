@@ -23,10 +23,14 @@ type Uploads struct {
 	blobs *Blobs
 }
 
-// uploadInfo is what a session's info object holds.
+// uploadInfo is what a session's info object holds. Closing is set when
+// the session's removal begins (see remove): from then on it is no longer
+// open, but its info stays, so that Expire still finds it, until what it
+// holds is gone.
 type uploadInfo struct {
 	Repo    string    `json:"repo"`
 	Started time.Time `json:"started"`
+	Closing bool      `json:"closing,omitempty"`
 }
 
 // Start opens a session for repo and returns its id (a uuid).
@@ -38,21 +42,36 @@ func (u *Uploads) Start(ctx context.Context, repo string) (string, error) {
 	return id, putJSON(ctx, u.d, uploadInfoKey(id), uploadInfo{Repo: repo, Started: time.Now().UTC()})
 }
 
-// session returns ErrUploadUnknown unless id is an open session of repo.
+// session returns ErrUploadUnknown unless id is an open session of repo:
+// one that exists and whose removal has not begun.
 func (u *Uploads) session(ctx context.Context, repo, id string) error {
-	if err := artifact.ValidateRepository(repo); err != nil {
-		return err
-	}
-	unknown := fmt.Errorf("%s upload %q: %w", repo, id, ErrUploadUnknown)
-	if parsed, err := uuid.Parse(id); err != nil || parsed.String() != id {
-		return unknown
-	}
-	var info uploadInfo
-	_, err := getJSON(ctx, u.d, uploadInfoKey(id), &info)
-	if errors.Is(err, ErrNotFound) || err == nil && info.Repo != repo {
-		return unknown
+	closing, err := u.exists(ctx, repo, id)
+	if err == nil && closing {
+		return uploadUnknown(repo, id)
 	}
 	return err
+}
+
+// exists returns ErrUploadUnknown unless id is a session of repo, open or
+// being removed (closing).
+func (u *Uploads) exists(ctx context.Context, repo, id string) (closing bool, err error) {
+	if err := artifact.ValidateRepository(repo); err != nil {
+		return false, err
+	}
+	if parsed, err := uuid.Parse(id); err != nil || parsed.String() != id {
+		return false, uploadUnknown(repo, id)
+	}
+	var info uploadInfo
+	_, err = getJSON(ctx, u.d, uploadInfoKey(id), &info)
+	if errors.Is(err, ErrNotFound) || err == nil && info.Repo != repo {
+		return false, uploadUnknown(repo, id)
+	}
+	return info.Closing, err
+}
+
+// uploadUnknown is the ErrUploadUnknown of session id of repo.
+func uploadUnknown(repo, id string) error {
+	return fmt.Errorf("%s upload %q: %w", repo, id, ErrUploadUnknown)
 }
 
 // chunks returns the names of the session's chunks, in offset order.
@@ -80,13 +99,17 @@ func (u *Uploads) end(ctx context.Context, id string) (int64, time.Time, error) 
 }
 
 // dataEnd returns the size and time of session id's first chunk when it is
-// stored as blob data, else zeros.
+// stored as blob data, else zeros (also when the session's removal deleted
+// the data but did not finish).
 func (u *Uploads) dataEnd(ctx context.Context, id string) (int64, time.Time, error) {
 	sum, err := u.sum(ctx, id)
 	if err != nil || sum.Data == "" {
 		return 0, time.Time{}, err
 	}
 	info, err := u.d.Stat(ctx, sum.Data)
+	if errors.Is(err, ErrNotFound) {
+		return 0, time.Time{}, nil
+	}
 	return sum.Size, info.Modified, err
 }
 
@@ -231,23 +254,30 @@ func (c *chunkReader) Close() error {
 	return err
 }
 
-// Cancel removes the session and its data.
+// Cancel removes the session and its data. A session whose removal began
+// but did not finish (it failed, or its process was killed) is removed
+// again.
 func (u *Uploads) Cancel(ctx context.Context, repo, id string) error {
-	if err := u.session(ctx, repo, id); err != nil {
+	if _, err := u.exists(ctx, repo, id); err != nil {
 		return err
 	}
 	return u.remove(ctx, id)
 }
 
-// remove deletes the session's sum (first, so that it never describes a
-// later chunk), its blob data unless a blob reference names it (see
-// commitByReference), its chunks, then its info.
+// remove deletes session id and what it holds, in an order that keeps the
+// session findable (by Expire, or by Cancel) with its blob data until that
+// data is gone or named by a blob reference, whatever step fails or is cut
+// off: it marks the session closing (see close), which a commit racing it
+// checks after writing its blob reference (see commitByReference); holds
+// the sum (see holdSum); deletes the blob data the sum names, unless a blob
+// reference names it; and only then deletes the sum, the chunks and the
+// info. Any number of removes of one session may run at once.
 func (u *Uploads) remove(ctx context.Context, id string) error {
-	sum, err := u.sum(ctx, id)
-	if err != nil {
+	if err := u.close(ctx, id); err != nil {
 		return err
 	}
-	if err := u.d.Delete(ctx, uploadSumKey(id)); err != nil {
+	sum, err := u.holdSum(ctx, id)
+	if err != nil {
 		return err
 	}
 	if sum.Data != "" {
@@ -259,6 +289,9 @@ func (u *Uploads) remove(ctx context.Context, id string) error {
 			return err
 		}
 	}
+	if err := u.d.Delete(ctx, uploadSumKey(id)); err != nil {
+		return err
+	}
 	names, err := u.chunks(ctx, id)
 	if err != nil {
 		return err
@@ -269,6 +302,39 @@ func (u *Uploads) remove(ctx context.Context, id string) error {
 		}
 	}
 	return u.d.Delete(ctx, uploadInfoKey(id))
+}
+
+// close marks session id closing, unless it is already, or is gone (its
+// removal finished: the info is deleted last).
+func (u *Uploads) close(ctx context.Context, id string) error {
+	var info uploadInfo
+	version, err := getJSON(ctx, u.d, uploadInfoKey(id), &info)
+	if err != nil || info.Closing {
+		return except(err, ErrNotFound)
+	}
+	info.Closing = true
+	// A precondition failure: another remove closed or removed it meanwhile.
+	return except(putJSONIf(ctx, u.d, uploadInfoKey(id), info, version), ErrPreconditionFailed)
+}
+
+// holdSum returns session id's sum (the zero uploadSum when it has none),
+// after recording an empty one if it has none: a first chunk stored from
+// then on until remove deletes the sum is not recorded, and deletes its own
+// blob data (see appendFirst), so none is recorded after remove read the
+// sum and deleted unseen with it. One stored after the sum is deleted finds
+// the session gone or closing, and removes it again (see stillOpen).
+func (u *Uploads) holdSum(ctx context.Context, id string) (uploadSum, error) {
+	for {
+		var sum uploadSum
+		_, err := getJSON(ctx, u.d, uploadSumKey(id), &sum)
+		if !errors.Is(err, ErrNotFound) {
+			return sum, err
+		}
+		err = putJSONIf(ctx, u.d, uploadSumKey(id), uploadSum{}, "")
+		if !errors.Is(err, ErrPreconditionFailed) { // else: a sum was recorded meanwhile; read it
+			return uploadSum{}, err
+		}
+	}
 }
 
 // Expire removes sessions whose last write (start or chunk) is older than

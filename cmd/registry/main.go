@@ -6,7 +6,7 @@
 //	         [--require-bundles PATTERN,...] [--immutable-tags PATTERN,...] [--log-level info]
 //	         [--s3-redirect]
 //	registry hash-token < secret
-//	registry scrub [--storage URL] [--remove]
+//	registry scrub [--storage URL] [--upload-ttl 24h] [--remove]
 //
 // Every flag can also be set from the environment: REGISTRY_LISTEN,
 // REGISTRY_STORAGE, REGISTRY_UPLOAD_TTL, REGISTRY_AUTH_FILE,
@@ -15,8 +15,9 @@
 // A flag wins over the environment.
 // hash-token prints the auth-file hash of the secret read from stdin
 // (docs/auth.md). scrub hashes every stored blob and names those whose
-// bytes no longer match their digest; --remove deletes them, so that the
-// next push stores them again.
+// bytes no longer match their digest, and names the blob data that nothing
+// refers to (older than the upload TTL); --remove deletes both, so that the
+// next push stores the damaged blobs again.
 package main
 
 import (
@@ -40,11 +41,15 @@ import (
 	"github.com/normreg/normreg/storage/s3"
 )
 
-// The --storage flag's default and help.
+// The --storage flag's default and help, and --upload-ttl's default.
 const (
-	defaultStorage = "file://./registry-data"
-	storageUsage   = "file://DIR or s3://BUCKET/PREFIX?endpoint=URL&region=R (REGISTRY_STORAGE)"
+	defaultStorage   = "file://./registry-data"
+	storageUsage     = "file://DIR or s3://BUCKET/PREFIX?endpoint=URL&region=R (REGISTRY_STORAGE)"
+	defaultUploadTTL = 24 * time.Hour
 )
+
+// uploadTTLEnv is the environment variable of --upload-ttl.
+var uploadTTLEnv = envValue{"REGISTRY_UPLOAD_TTL", "a duration such as 30m or 24h"}
 
 // config is the registry's parsed command line and environment.
 type config struct {
@@ -124,12 +129,12 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fl.Usage = func() {
 		fmt.Fprint(usage, "usage: registry [flags]\n"+
 			"       "+hashTokenUsage+"\n"+
-			"       registry scrub [--storage URL] [--remove]   hash every stored blob, name (and remove) corrupt ones\n\nflags:\n")
+			"       registry scrub [--storage URL] [--upload-ttl D] [--remove]   hash every stored blob, name (and remove) corrupt ones and orphan blob data\n\nflags:\n")
 		fl.PrintDefaults()
 	}
 	fl.StringVar(&cfg.listen, "listen", env("REGISTRY_LISTEN", "127.0.0.1:5000"), "address to serve on (REGISTRY_LISTEN)")
 	fl.StringVar(&cfg.storage, "storage", env("REGISTRY_STORAGE", defaultStorage), storageUsage)
-	fl.DurationVar(&cfg.uploadTTL, "upload-ttl", 24*time.Hour, "unfinished uploads, and the remains of cut-off writes, idle for longer than this are removed (REGISTRY_UPLOAD_TTL)")
+	fl.DurationVar(&cfg.uploadTTL, "upload-ttl", defaultUploadTTL, "unfinished uploads, and the remains of cut-off writes, idle for longer than this are removed (REGISTRY_UPLOAD_TTL)")
 	fl.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "least severe level logged: debug|info|warn|error; requests log at info (REGISTRY_LOG_LEVEL)")
 	fl.StringVar(&cfg.authFile, "auth-file", env("REGISTRY_AUTH_FILE", ""), "JSON file of scoped tokens; unset: open registry (REGISTRY_AUTH_FILE)")
 	fl.StringVar(&cfg.tlsCert, "tls-cert", env("REGISTRY_TLS_CERT", ""), "PEM certificate (chain): serve HTTPS (REGISTRY_TLS_CERT)")
@@ -149,7 +154,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if fl.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
-	if err := setUnlessGiven(fl, getenv, map[string]envValue{"upload-ttl": {"REGISTRY_UPLOAD_TTL", "a duration such as 30m or 24h"},
+	if err := setUnlessGiven(fl, getenv, map[string]envValue{"upload-ttl": uploadTTLEnv,
 		"log-level": {"REGISTRY_LOG_LEVEL", "debug, info, warn or error"}, "s3-redirect": {"REGISTRY_S3_REDIRECT", "1 or 0 (or true, false)"}}); err != nil {
 		return config{}, err
 	}
@@ -187,8 +192,8 @@ func setUnlessGiven(fl *flag.FlagSet, getenv func(string) string, envs map[strin
 // --s3-redirect on storage other than s3://, and patterns that could never
 // match.
 func (cfg config) validate() error {
-	if cfg.uploadTTL <= 0 {
-		return fmt.Errorf("--upload-ttl %s: must be positive", cfg.uploadTTL)
+	if err := checkUploadTTL(cfg.uploadTTL); err != nil {
+		return err
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -197,6 +202,14 @@ func (cfg config) validate() error {
 		return fmt.Errorf("--s3-redirect needs s3:// storage (clients are sent to presigned S3 URLs), not %q", cfg.storage)
 	}
 	return cfg.validatePatterns()
+}
+
+// checkUploadTTL refuses a non-positive upload TTL.
+func checkUploadTTL(ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("--upload-ttl %s: must be positive", ttl)
+	}
+	return nil
 }
 
 // openDriver builds the storage driver a --storage URL names. An S3 bucket

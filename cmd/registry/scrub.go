@@ -6,40 +6,58 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/normreg/normreg/storage"
 )
 
-// scrub is `registry scrub [--storage URL] [--remove]`: it hashes every
-// blob in the storage, prints a line for each whose bytes no longer match
-// its digest, and with --remove deletes their bytes so that the next push
-// of each stores it again. It fails when it found one, so that a cron job
-// notices. It may run while registries serve the storage.
+// scrub is `registry scrub [--storage URL] [--upload-ttl D] [--remove]`: it
+// hashes every blob in the storage and prints a line for each whose bytes
+// no longer match its digest, then one for each orphan blob data object
+// (storage.OrphanData) older than the upload TTL; with --remove it deletes
+// the corrupt blobs' bytes, so that the next push of each stores it again,
+// and the orphans. It fails when it found a corrupt blob, so that a cron
+// job notices; orphans are only wasted space. It may run while registries
+// serve the storage, given the TTL they run with.
 func scrub(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("scrub", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	url := fl.String("storage", cmp.Or(getenv("REGISTRY_STORAGE"), defaultStorage), storageUsage)
-	remove := fl.Bool("remove", false, "delete the bytes of corrupt blobs, so that the next push of each stores it again")
+	ttl := fl.Duration("upload-ttl", defaultUploadTTL, "the registries' --upload-ttl: orphan blob data written since is left alone (REGISTRY_UPLOAD_TTL)")
+	remove := fl.Bool("remove", false, "delete the bytes of corrupt blobs, so that the next push of each stores it again, and orphan blob data")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if fl.NArg() > 0 {
 		return fmt.Errorf("scrub: unexpected arguments %q", fl.Args())
 	}
+	if err := setUnlessGiven(fl, getenv, map[string]envValue{"upload-ttl": uploadTTLEnv}); err != nil {
+		return err
+	}
+	if err := checkUploadTTL(*ttl); err != nil {
+		return err
+	}
 	driver, err := openDriver(ctx, *url)
 	if err != nil {
 		return err
 	}
+	blobs := storage.New(driver).Blobs
 	corrupt := 0
-	checked, err := storage.New(driver).Blobs.Scrub(ctx, *remove, func(c storage.CorruptBlob) {
+	checked, err := blobs.Scrub(ctx, *remove, func(c storage.CorruptBlob) {
 		corrupt++
-		state := "corrupt"
-		if c.Removed {
-			state = "removed"
-		}
-		fmt.Fprintf(stdout, "%s %s: %v\n", state, c.Digest, c.Err)
+		fmt.Fprintf(stdout, "%s %s: %v\n", state(c.Removed, "corrupt"), c.Digest, c.Err)
 	})
-	fmt.Fprintf(stderr, "scrub: %d blobs checked, %d corrupt\n", checked, corrupt)
+	orphans, orphanBytes := 0, int64(0)
+	if err == nil {
+		err = blobs.ScrubData(ctx, time.Now().Add(-*ttl), *remove, func(o storage.OrphanData) {
+			orphans++
+			orphanBytes += o.Size
+			fmt.Fprintf(stdout, "%s %s: %d bytes, written %s, named by no blob and no upload\n",
+				state(o.Removed, "orphan"), o.Key, o.Size, o.Modified.UTC().Format(time.RFC3339))
+		})
+	}
+	fmt.Fprintf(stderr, "scrub: %d blobs checked, %d corrupt; %d orphan blob data objects (%d bytes) older than %s\n",
+		checked, corrupt, orphans, orphanBytes, *ttl)
 	switch {
 	case err != nil:
 		return err
@@ -49,4 +67,12 @@ func scrub(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("%d corrupt blob(s) removed: push the bundles that hold them again", corrupt)
 	}
 	return nil
+}
+
+// state is how scrub names what it found: as found, or "removed".
+func state(removed bool, found string) string {
+	if removed {
+		return "removed"
+	}
+	return found
 }

@@ -7,14 +7,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/normreg/normreg/artifact"
 	"github.com/normreg/normreg/storage"
 )
 
-// TestScrubCommand damages one of two stored blobs: scrub names it and
-// fails, scrub --remove removes it and still fails (the bundles holding it
-// must be pushed again), and a scrub after that passes.
+// TestScrubCommand damages one of two stored blobs and leaves two objects
+// under blobdata/ that nothing names, one written two hours ago and one
+// now: scrub names the damaged blob and fails, and names the old orphan
+// (not the fresh one, which may be an upload in flight); scrub --remove
+// removes both and still fails (the bundles holding the blob must be
+// pushed again); a scrub after that passes and finds no orphan, and one
+// with an --upload-ttl below the fresh orphan's age names it.
 func TestScrubCommand(t *testing.T) {
 	root := t.TempDir()
 	driver, err := openDriver(context.Background(), "file://"+root)
@@ -32,15 +37,34 @@ func TestScrubCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "blobs", "sha256", damaged.Hex()), []byte("A CONFIG"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := func(k string) string { return map[string]string{"REGISTRY_STORAGE": "file://" + root}[k] }
+	orphan := func(name string, age time.Duration) {
+		p := filepath.Join(root, "blobdata", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("cut off"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, time.Now().Add(-age), time.Now().Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphan("old", 2*time.Hour)
+	orphan("fresh", 0)
+	env := func(k string) string {
+		return map[string]string{"REGISTRY_STORAGE": "file://" + root, "REGISTRY_UPLOAD_TTL": "1h"}[k]
+	}
 	for _, c := range []struct {
 		args           []string
 		stdout, stderr string
 		errText        string // "": no error
 	}{
-		{nil, "corrupt " + damaged.String() + ": digest mismatch", "2 blobs checked, 1 corrupt", "1 corrupt blob(s): run scrub --remove"},
-		{[]string{"--remove"}, "removed " + damaged.String(), "2 blobs checked, 1 corrupt", "1 corrupt blob(s) removed"},
-		{[]string{"--storage", "file://" + root}, "", "1 blobs checked, 0 corrupt", ""},
+		{nil, "corrupt " + damaged.String() + ": digest mismatch", "2 blobs checked, 1 corrupt; 1 orphan blob data objects (7 bytes) older than 1h0m0s", "1 corrupt blob(s): run scrub --remove"},
+		{nil, "orphan blobdata/old: 7 bytes", "", "1 corrupt blob(s): run scrub --remove"},
+		{[]string{"--remove"}, "removed " + damaged.String(), "2 blobs checked, 1 corrupt; 1 orphan", "1 corrupt blob(s) removed"},
+		{[]string{"--storage", "file://" + root}, "", "1 blobs checked, 0 corrupt; 0 orphan", ""},
+		{[]string{"--upload-ttl", "1ns"}, "orphan blobdata/fresh: 7 bytes", "1 blobs checked, 0 corrupt; 1 orphan", ""},
+		{[]string{"--upload-ttl", "0s"}, "", "", "--upload-ttl 0s: must be positive"},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := scrub(context.Background(), c.args, env, &stdout, &stderr)

@@ -13,3 +13,9 @@ func TestScrub(t *testing.T) {
 		t.Run(name, func(t *testing.T) { storagetest.Scrub(t, drivers(t, t.TempDir())[name], byRef) })
 	}
 }
+
+// TestOrphans runs the orphan blob data check on the fs driver without
+// Move, where uploads' first chunks are blob data, as on S3.
+func TestOrphans(t *testing.T) {
+	storagetest.Orphans(t, drivers(t, t.TempDir())["no-move"])
+}

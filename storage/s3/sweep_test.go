@@ -68,3 +68,16 @@ func TestScrub(t *testing.T) {
 	t.Cleanup(func() { removeAll(t, d) })
 	storagetest.Scrub(t, d, true)
 }
+
+// TestOrphans runs the orphan blob data check on S3 with single-put-max (of
+// three parts), so that a large first chunk is one PutObject.
+func TestOrphans(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SinglePutMax = 3 * storagetest.PartSize
+	d, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeAll(t, d) })
+	storagetest.Orphans(t, d)
+}

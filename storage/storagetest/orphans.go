@@ -1,0 +1,259 @@
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/storage"
+)
+
+// errInjected is the error faultyDriver gives: a storage error, or the point
+// where a registry process was killed.
+var errInjected = errors.New("injected storage failure")
+
+// faultyDriver is a Driver that fails chosen calls once each (see failNext).
+// It has no Move, and PutFresh when the driver it wraps has it.
+type faultyDriver struct {
+	storage.Driver
+	mu     sync.Mutex
+	faults []fault
+}
+
+// fault is a call to fail: the next one of op (a Driver method's name) on
+// a key that starts with prefix.
+type fault struct{ op, prefix string }
+
+// failNext makes the next call of op on a key starting with prefix fail
+// with errInjected.
+func (f *faultyDriver) failNext(op, prefix string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = append(f.faults, fault{op, prefix})
+}
+
+// injected returns errInjected, and forgets the fault, if a call of op on
+// key is to fail.
+func (f *faultyDriver) injected(op, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := slices.IndexFunc(f.faults, func(x fault) bool { return x.op == op && strings.HasPrefix(key, x.prefix) })
+	if i < 0 {
+		return nil
+	}
+	f.faults = slices.Delete(f.faults, i, i+1)
+	return errInjected
+}
+
+// Get implements storage.Driver.
+func (f *faultyDriver) Get(ctx context.Context, key string, max int64) ([]byte, string, error) {
+	if err := f.injected("Get", key); err != nil {
+		return nil, "", err
+	}
+	return f.Driver.Get(ctx, key, max)
+}
+
+// Delete implements storage.Driver.
+func (f *faultyDriver) Delete(ctx context.Context, key string) error {
+	if err := f.injected("Delete", key); err != nil {
+		return err
+	}
+	return f.Driver.Delete(ctx, key)
+}
+
+// PutIf implements storage.Driver.
+func (f *faultyDriver) PutIf(ctx context.Context, key string, data []byte, ifVersion string) (string, error) {
+	if err := f.injected("PutIf", key); err != nil {
+		return "", err
+	}
+	return f.Driver.PutIf(ctx, key, data, ifVersion)
+}
+
+// PutFresh implements storage.FreshPutter with the wrapped driver's
+// PutFresh, or its Put.
+func (f *faultyDriver) PutFresh(ctx context.Context, key string, r io.Reader, size int64) error {
+	if p, ok := f.Driver.(storage.FreshPutter); ok {
+		return p.PutFresh(ctx, key, r, size)
+	}
+	return f.Driver.Put(ctx, key, r, size)
+}
+
+// Orphans checks, on d (a driver without Move, whose uploads' first chunks
+// are blob data: storage/keys.go), that blob data is never left named by
+// nothing when an upload's removal fails midway (a storage error, or a
+// registry killed there): the session stays, and the next Cancel or Expire
+// removes its data. And that what a crash still leaves (blob data whose
+// session never recorded it, a cut-off first chunk) is found by
+// Blobs.ScrubData once older than the given time, and removed with remove,
+// while the data of open sessions and of blobs is never touched.
+func Orphans(t *testing.T, d storage.Driver) {
+	f := &faultyDriver{Driver: d}
+	s := storage.New(f)
+	ctx := context.Background()
+	session := func(content string) string {
+		t.Helper()
+		return appendOne(t, s, "m", content)
+	}
+	noData := func(when string) {
+		t.Helper()
+		if left := listAllNames(t, d, "blobdata/"); len(left) > 0 {
+			t.Fatalf("%s: blob data left: %q", when, left)
+		}
+	}
+
+	// A cancel whose check for a blob reference to the session's data fails
+	// (the tester's 500, then 204): the next cancel removes the data.
+	id := session("cancelled")
+	f.failNext("Get", "blobrefs/")
+	if err := s.Uploads.Cancel(ctx, "m", id); !errors.Is(err, errInjected) {
+		t.Fatalf("Cancel with a failing read = %v", err)
+	}
+	if err := s.Uploads.Cancel(ctx, "m", id); err != nil {
+		t.Fatalf("Cancel again: %v", err)
+	}
+	noData("a cancel that failed, then succeeded")
+	if err := s.Uploads.Cancel(ctx, "m", id); !errors.Is(err, storage.ErrUploadUnknown) {
+		t.Fatalf("Cancel of a removed session: %v", err)
+	}
+	// One that fails once the data is gone: Expire is not stopped by what is
+	// left, and removes it.
+	id = session("cancelled later")
+	f.failNext("Delete", "uploads/_sum/")
+	if err := s.Uploads.Cancel(ctx, "m", id); !errors.Is(err, errInjected) {
+		t.Fatalf("Cancel with a failing delete of the sum = %v", err)
+	}
+	if n, err := s.Uploads.Expire(ctx, 0); err != nil || n != 1 {
+		t.Fatalf("Expire after a cancel that failed midway = %d, %v; want the session removed", n, err)
+	}
+	noData("a cancel that failed after deleting the data")
+
+	// A commit (streamed: two chunks) whose removal of the session fails,
+	// and an expiry whose delete of a session's data fails: the next expiry
+	// removes the data; the committed blob stays whole.
+	two := session("head ")
+	if _, err := s.Uploads.Append(ctx, "m", two, 5, -1, strings.NewReader("tail")); err != nil {
+		t.Fatal(err)
+	}
+	dg := digestOf(artifact.SHA256, "head tail")
+	f.failNext("Get", "blobrefs/sha256/"+digestOf(artifact.SHA256, "head ").Hex())
+	if _, err := s.Uploads.Commit(ctx, "m", two, dg, nil); !errors.Is(err, errInjected) {
+		t.Fatalf("Commit whose removal fails = %v", err)
+	}
+	session("expired")
+	f.failNext("Delete", "blobdata/")
+	if _, err := s.Uploads.Expire(ctx, 0); !errors.Is(err, errInjected) {
+		t.Fatalf("Expire with a failing delete = %v", err)
+	}
+	if n, err := s.Uploads.Expire(ctx, 0); err != nil || n == 0 {
+		t.Fatalf("Expire again = %d, %v; want the sessions left", n, err)
+	}
+	noData("a commit and an expiry that failed midway, then an expiry")
+	if got := ReadBlob(t, s, "m", dg, 0); got != "head tail" {
+		t.Fatalf("committed blob reads %q", got)
+	}
+
+	// A first chunk stored as blob data whose sum is never written (the
+	// registry killed between the two): the session expires, the data
+	// stays, named by nothing, and ScrubData finds and removes it once older
+	// than the time given, never the data of a blob or of an open session.
+	lost, err := s.Uploads.Start(ctx, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.failNext("PutIf", "uploads/_sum/")
+	f.failNext("Delete", "blobdata/")
+	if _, err := s.Uploads.Append(ctx, "m", lost, 0, -1, strings.NewReader("lost chunk")); !errors.Is(err, errInjected) {
+		t.Fatalf("Append killed before its sum = %v", err)
+	}
+	// A first chunk that breaks off (with single-put-max on S3, one
+	// PutObject, which may leave an empty placeholder).
+	cut, err := s.Uploads.Start(ctx, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 2*PartSize + 3
+	boom := errors.New("client went away")
+	if _, err := s.Uploads.Append(ctx, "m", cut, 0, size, &failingReader{r: newStream(7, size), err: boom}); !errors.Is(err, boom) {
+		t.Fatalf("Append of a chunk failing at its end: %v", err)
+	}
+	if n, err := s.Uploads.Expire(ctx, 0); err != nil || n != 2 {
+		t.Fatalf("Expire = %d, %v; want the 2 sessions", n, err)
+	}
+	if left := listAllNames(t, d, "blobdata/"); len(left) == 0 {
+		t.Fatal("no blob data left by a first chunk whose sum was never written")
+	}
+	byRef := putByReference(t, s, "referenced")
+	open := session("open")
+	if _, err := s.Uploads.Append(ctx, "m", open, 4, -1, strings.NewReader(" and more")); err != nil {
+		t.Fatal(err)
+	}
+	kept := listAllNames(t, d, "blobdata/")
+	orphans := func(before time.Time, remove bool) []storage.OrphanData {
+		t.Helper()
+		var found []storage.OrphanData
+		if err := s.Blobs.ScrubData(ctx, before, remove, func(o storage.OrphanData) { found = append(found, o) }); err != nil {
+			t.Fatalf("ScrubData: %v", err)
+		}
+		return found
+	}
+	if found := orphans(time.Now().Add(-time.Hour), true); len(found) > 0 {
+		t.Fatalf("ScrubData of data older than an hour found %+v; want none (all of it is fresh)", found)
+	}
+	found := orphans(time.Now().Add(time.Minute), false)
+	lostData := slices.IndexFunc(found, func(o storage.OrphanData) bool { return o.Size == int64(len("lost chunk")) })
+	if lostData < 0 || slices.ContainsFunc(found, func(o storage.OrphanData) bool { return o.Removed || o.Size != 0 && o.Size != int64(len("lost chunk")) }) {
+		t.Fatalf("ScrubData found %+v; want the lost chunk's data (and at most empty placeholders)", found)
+	}
+	removed := orphans(time.Now().Add(time.Minute), true)
+	if len(removed) != len(found) || !removed[lostData].Removed {
+		t.Fatalf("ScrubData with remove = %+v; want %d removed", removed, len(found))
+	}
+	for _, o := range found {
+		kept = slices.DeleteFunc(kept, func(name string) bool { return "blobdata/"+name == o.Key })
+	}
+	if left := listAllNames(t, d, "blobdata/"); !slices.Equal(left, kept) || len(left) != 2 {
+		t.Fatalf("blob data after ScrubData with remove: %q; want the referenced blob's and the open session's, %q", left, kept)
+	}
+	if got := ReadBlob(t, s, "m", byRef, 0); got != "referenced" {
+		t.Fatalf("blob held by reference reads %q", got)
+	}
+	want := "open and more"
+	if _, err := s.Uploads.Commit(ctx, "m", open, digestOf(artifact.SHA256, want), nil); err != nil {
+		t.Fatalf("Commit of the open session: %v", err)
+	}
+}
+
+// putByReference stores content as a blob of "m" by an upload of one chunk,
+// which a driver without Move commits by a blob reference to its data.
+func putByReference(t *testing.T, s *storage.Store, content string) artifact.Digest {
+	t.Helper()
+	id := appendOne(t, s, "m", content)
+	d := digestOf(artifact.SHA256, content)
+	if _, err := s.Uploads.Commit(context.Background(), "m", id, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// listAllNames returns every name in dir of d.
+func listAllNames(t *testing.T, d storage.Driver, dir string) []string {
+	t.Helper()
+	var names []string
+	for after := ""; ; {
+		page, err := d.List(context.Background(), dir, after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			return names
+		}
+		names = append(names, page...)
+		after = page[len(page)-1]
+	}
+}
