@@ -3,10 +3,13 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -195,4 +198,20 @@ func (r *registry) pushImage(t *testing.T, repo, ref, artifactType string, subje
 		t.Fatalf("Docker-Content-Digest %q, want %s", got, d)
 	}
 	return artifact.Descriptor{MediaType: manifest.MediaTypeImageManifest, Digest: d, Size: int64(len(body))}
+}
+
+// dialRequest opens a raw connection to r and sends the header of a
+// request announcing a body of length bytes, for tests that then send less.
+func (r *registry) dialRequest(t *testing.T, method, path string, length int) net.Conn {
+	t.Helper()
+	u, err := url.Parse(r.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", method, path, u.Host, length)
+	return conn
 }

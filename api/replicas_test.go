@@ -3,8 +3,6 @@ package api_test
 import (
 	"bytes"
 	"fmt"
-	"net"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -68,15 +66,7 @@ func TestClientDisconnectStoresNothing(t *testing.T) {
 // (recognised by its announced length, which the callers keep unique).
 func sendHalf(t *testing.T, r *registry, method, path string, length int, part []byte) {
 	t.Helper()
-	u, err := url.Parse(r.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", method, path, u.Host, length)
+	conn := r.dialRequest(t, method, path, length)
 	if _, err := conn.Write(part); err != nil {
 		t.Fatal(err)
 	}

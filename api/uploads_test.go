@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -111,17 +110,11 @@ func TestUploadBodyEndsEarly(t *testing.T) {
 // side, and reads the response.
 func (r *registry) sendShort(t *testing.T, method, path string, length, sent int) response {
 	t.Helper()
-	u, err := url.Parse(r.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := r.dialRequest(t, method, path, length)
 	defer conn.Close()
-	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n%s",
-		method, path, u.Host, length, strings.Repeat("x", sent))
+	if _, err := io.WriteString(conn, strings.Repeat("x", sent)); err != nil {
+		t.Fatal(err)
+	}
 	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
