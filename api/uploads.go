@@ -122,15 +122,23 @@ func (s *server) uploadPut(c echo.Context, r route) error {
 // reports as io.ErrUnexpectedEOF) fails with errUploadInvalid saying how
 // many bytes it lacked, a client error rather than the server's.
 func uploadBody(req *http.Request) *shortBody {
-	return &shortBody{r: req.Body, length: req.ContentLength}
+	return requestBody(req, errUploadInvalid)
 }
 
-// shortBody is the reader of uploadBody. The storage may read it on a
+// requestBody is req's body, a body that ends before its Content-Length
+// failing with invalid (the OCI error of the request's kind) saying how
+// many bytes it lacked.
+func requestBody(req *http.Request, invalid error) *shortBody {
+	return &shortBody{r: req.Body, length: req.ContentLength, invalid: invalid}
+}
+
+// shortBody is the reader of requestBody. The storage may read it on a
 // goroutine of its own (read-ahead).
 type shortBody struct {
-	r      io.Reader
-	length int64 // the Content-Length; -1 when unknown (chunked)
-	n      int64 // bytes read
+	r       io.Reader
+	length  int64 // the Content-Length; -1 when unknown (chunked)
+	n       int64 // bytes read
+	invalid error // what an early end wraps
 
 	short atomic.Pointer[error] // the body's early end; nil while it has not ended early
 }
@@ -143,9 +151,9 @@ func (b *shortBody) Read(p []byte) (int, error) {
 	case !errors.Is(err, io.ErrUnexpectedEOF):
 		return n, err
 	case b.length < 0:
-		err = fmt.Errorf("%w: the request body ended early, after %d bytes", errUploadInvalid, b.n)
+		err = fmt.Errorf("%w: the request body ended early, after %d bytes", b.invalid, b.n)
 	default:
-		err = fmt.Errorf("%w: the request body ended after %d bytes, %d short of its Content-Length %d", errUploadInvalid, b.n, b.length-b.n, b.length)
+		err = fmt.Errorf("%w: the request body ended after %d bytes, %d short of its Content-Length %d", b.invalid, b.n, b.length-b.n, b.length)
 	}
 	b.short.Store(&err)
 	return n, err

@@ -77,7 +77,8 @@ func (d fullDriver) Put(ctx context.Context, key string, r io.Reader, size int64
 // PUT of a session) whose client closes its side after 10 of the 1000
 // bytes its Content-Length announces answers 400 BLOB_UPLOAD_INVALID
 // saying the body was 990 bytes short, and stores nothing; it answered
-// 500 UNKNOWN (io.ErrUnexpectedEOF).
+// 500 UNKNOWN (io.ErrUnexpectedEOF). A manifest PUT cut off so answers 400
+// MANIFEST_INVALID.
 func TestUploadBodyEndsEarly(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		r := b.start(t)
@@ -96,6 +97,12 @@ func TestUploadBodyEndsEarly(t *testing.T) {
 				t.Errorf("%s %s: body %s, want it to say the body was 990 bytes short", req.method, req.path, resp.body)
 			}
 		}
+		resp := r.sendShort(t, "PUT", "/v2/team/model/manifests/v1", 1000, 10)
+		resp.expect(t, http.StatusBadRequest, "MANIFEST_INVALID")
+		if !strings.Contains(string(resp.body), "990 short of its Content-Length 1000") {
+			t.Errorf("manifest PUT: body %s, want it to say the body was 990 bytes short", resp.body)
+		}
+		r.do(t, "HEAD", "/v2/team/model/manifests/v1", nil).expect(t, http.StatusNotFound, "")
 		r.do(t, "HEAD", "/v2/team/model/blobs/"+d.String(), nil).expect(t, http.StatusNotFound, "")
 		for _, loc := range []string{patched, put} {
 			if got := r.do(t, "GET", loc, nil).header.Get("Range"); got != "0-0" {
