@@ -254,6 +254,11 @@ func TestErrorsAndHeaders(t *testing.T) {
 		r.do(t, "POST", "/v2/team/model/tags/list", nil).expect(t, 405, "UNSUPPORTED")
 		r.do(t, "GET", "/v2/team/model/blobs/sha256:zz", nil).expect(t, 400, "DIGEST_INVALID")
 		r.do(t, "GET", "/v2/team/model/blobs/"+artifact.FromBytes(artifact.SHA256, nil).String(), nil).expect(t, 404, "BLOB_UNKNOWN")
+		// A HEAD's error has the headers of the GET's, as distribution's does.
+		head := r.do(t, "HEAD", "/v2/team/model/blobs/"+artifact.FromBytes(artifact.SHA256, nil).String(), nil)
+		if head.status != 404 || head.header.Get("Content-Type") != "application/json" || head.header.Get("Content-Length") == "" || len(head.body) != 0 {
+			t.Errorf("HEAD of an unknown blob: %d %v %q", head.status, head.header, head.body)
+		}
 		r.do(t, "GET", "/healthz", nil).expect(t, 200, "")
 		r.do(t, "GET", "/readyz", nil).expect(t, 200, "")
 		// Outside /v2/ too, with the path in the detail and no framework text.

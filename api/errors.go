@@ -140,9 +140,7 @@ func writeError(err error, c echo.Context) {
 	case errors.As(err, &d):
 		detail = d.errorDetail()
 	}
-	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(k.status)
-		return
-	}
+	// On a HEAD, net/http sends the headers of this body (Content-Type,
+	// Content-Length) without it.
 	_ = c.JSON(k.status, errorBody{Errors: []errorEntry{{Code: k.code, Message: k.message, Detail: detail}}})
 }
