@@ -46,7 +46,7 @@ func NewStandardizer(s *Scaler, features []string) (*Standardizer, error) {
 	st := &Standardizer{}
 	for i, r := range s.Table(features) {
 		m, sc, tm := float64(r.Mean), float64(r.Std), float64(at(s.Mean, i, r.Mean))
-		if math.IsNaN(m) || math.IsInf(m, 0) || !(sc > 0) || math.IsInf(sc, 0) || math.IsNaN(tm) || math.IsInf(tm, 0) {
+		if math.IsNaN(tm) || math.IsInf(tm, 0) || !(sc > 0) || math.IsInf(sc, 0) { // m is tm or 0
 			return nil, fmt.Errorf("scaler feature %q has mean %v, scale %v: not usable", r.Feature, tm, sc)
 		}
 		st.Features, st.Mean, st.Scale = append(st.Features, r.Feature), append(st.Mean, m), append(st.Scale, sc)
