@@ -91,7 +91,7 @@ func (s *server) countRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Request().Body = countedBody{body, c.Request().Body}
 		err := next(c)
 		res := c.Response()
-		k := requestKey{route: routeLabel(c), method: c.Request().Method, status: res.Status}
+		k := requestKey{route: routeLabel(c), method: methodLabel(c.Request().Method), status: res.Status}
 		s.metrics.observe(k, time.Since(start).Seconds(), body.N, res.Size)
 		return err
 	}
@@ -131,6 +131,17 @@ func routeLabel(c echo.Context) string {
 		return "other"
 	}
 	return c.Path()
+}
+
+// methodLabel is a request's method as a metrics label: the methods the
+// registry serves, and "other" for any other, so that clients cannot add
+// series (a method is any token net/http accepts, up to the header limit).
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
 }
 
 // serveMetrics answers GET /metrics in the Prometheus text format (0.0.4).

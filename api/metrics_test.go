@@ -56,6 +56,17 @@ func parseMetrics(t *testing.T, body []byte) map[string]float64 {
 // TestMetrics makes known requests and reads /metrics back: it parses, and
 // counts requests by route pattern and status, bytes in and out, latency
 // observations and refused bundles by finding id.
+// TestAccessLogRemoteIsThePeer: the access log's remote is the
+// connection's peer, not what X-Forwarded-For or X-Real-IP claim (anyone
+// can send them).
+func TestAccessLogRemoteIsThePeer(t *testing.T) {
+	r := backends(t)[0].start(t)
+	r.do(t, "GET", "/v2/team/m/tags/list", nil, "X-Forwarded-For: 10.9.8.7", "X-Real-IP: 10.9.8.6")
+	if log := r.log.String(); !strings.Contains(log, "remote=127.0.0.1") || strings.Contains(log, "10.9.8.") {
+		t.Errorf("access log:\n%s\nwant remote=127.0.0.1, no forwarded address", log)
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	mlp := buildFixture(t, "mlp", nil)
 	r := backends(t)[0].start(t)
@@ -73,6 +84,9 @@ func TestMetrics(t *testing.T) {
 	}
 	r.pushBundle(t, "team/m", "v1", mlp).expect(t, http.StatusCreated, "")
 	r.do(t, "PUT", "/v2/team/m/manifests/bad", body, "Content-Type: "+manifest.MediaTypeImageManifest).refusal(t)
+	for _, method := range []string{"BREW", "XYZZY"} { // any token is a method to net/http: one label for all
+		r.do(t, method, "/healthz", nil)
+	}
 
 	resp := r.do(t, "GET", "/metrics", nil)
 	resp.expect(t, http.StatusOK, "")
@@ -98,6 +112,7 @@ func TestMetrics(t *testing.T) {
 		`normreg_http_response_bytes_total{` + blobs + `}`:                          float64(len(got.body)),
 		`normreg_http_request_bytes_total{` + manifests + `}`:                       float64(len(body) + len(mlp.built.ManifestBytes)),
 		`normreg_bundles_rejected_total{finding="scaler-missing"}`:                  1,
+		`normreg_http_requests_total{route="/healthz",method="other",status="405"}`: 2,
 	}
 	for k, v := range want {
 		if s[k] != v {

@@ -60,6 +60,9 @@ func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = writeError
+	// The logs' "remote" is the connection's peer: X-Forwarded-For and
+	// X-Real-IP are anyone's to set.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(s.countRequests, s.logRequests, apiVersionHeader, s.authenticate)
 	e.GET("/healthz", healthz)
 	e.GET("/readyz", s.readyz)

@@ -252,12 +252,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	srv := &http.Server{Handler: api.New(api.Config{Store: store, Logger: log, Auth: auth,
 		RequireBundles: cfg.requireBundles, ImmutableTags: cfg.immutableTags, RedirectBlobs: cfg.s3Redirect}),
-		ReadHeaderTimeout: 30 * time.Second, TLSConfig: tlsConfig}
+		ReadHeaderTimeout: 30 * time.Second, IdleTimeout: idleTimeout, TLSConfig: tlsConfig}
 	go expireUploads(ctx, store.Uploads, driver, cfg.uploadTTL, log)
 	served := make(chan error, 1)
 	go func() { served <- serveListener(srv, ln) }()
 	log.Info("serving", "listen", ln.Addr().String(), "storage", cfg.storage, "upload_ttl", cfg.uploadTTL.String(),
 		"tls", cfg.tlsCert != "", "auth", cfg.authFile != "", "s3_redirect", cfg.s3Redirect)
+	for _, w := range exposureWarnings(ln.Addr(), cfg.authFile != "", cfg.tlsCert != "") {
+		log.Warn(w, "listen", ln.Addr().String())
+	}
 	select {
 	case err := <-served:
 		return err
@@ -267,6 +270,28 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// idleTimeout closes a keep-alive connection idle for this long, so that
+// idle clients cannot hold the registry's file descriptors forever.
+const idleTimeout = 2 * time.Minute
+
+// exposureWarnings returns what the start-up log warns of when the registry
+// listens on addr beyond the loopback interface: without an auth file
+// anyone who reaches it may push, move tags and delete; without TLS the
+// tokens cross the network readable.
+func exposureWarnings(addr net.Addr, auth, tls bool) []string {
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		return nil
+	}
+	var ws []string
+	if !auth {
+		ws = append(ws, "listening beyond loopback without --auth-file: anyone who can reach it can push, move tags and delete (docs/auth.md)")
+	}
+	if !tls {
+		ws = append(ws, "listening beyond loopback without --tls-cert: requests, tokens included, cross the network unencrypted (or put a TLS proxy in front)")
+	}
+	return ws
 }
 
 // expireUploads runs cleanUp once a minute until ctx ends.

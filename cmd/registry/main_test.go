@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -37,6 +38,35 @@ func TestParseConfig(t *testing.T) {
 // TestUploadTTLFromEnv: the environment sets the TTL when the flag is
 // absent; the flag wins even over a malformed environment value, which
 // otherwise stops start-up.
+// TestExposureWarnings: beyond loopback, the start-up log warns of a
+// registry without an auth file and of one without TLS.
+func TestExposureWarnings(t *testing.T) {
+	for _, c := range []struct {
+		addr      string
+		auth, tls bool
+		want      []string
+	}{
+		{"127.0.0.1:5000", false, false, nil},
+		{"[::1]:5000", false, false, nil},
+		{"0.0.0.0:5000", false, false, []string{"without --auth-file", "without --tls-cert"}},
+		{"10.1.2.3:5000", true, false, []string{"without --tls-cert"}},
+		{"[::]:5000", true, true, nil},
+	} {
+		addr, err := net.ResolveTCPAddr("tcp", c.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := exposureWarnings(addr, c.auth, c.tls)
+		ok := len(got) == len(c.want)
+		for i := range got {
+			ok = ok && strings.Contains(got[i], c.want[i])
+		}
+		if !ok {
+			t.Errorf("%s auth %v tls %v: %q, want warnings saying %q", c.addr, c.auth, c.tls, got, c.want)
+		}
+	}
+}
+
 func TestUploadTTLFromEnv(t *testing.T) {
 	cases := []struct {
 		env  string
