@@ -157,10 +157,14 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 	return req, nil
 }
 
-// authorize adds the credential in the scheme the registry asked for.
+// authorize adds the credential in the scheme the registry asked for, to a
+// request for the registry's own scheme and host.
 func (c *Client) authorize(req *http.Request) {
 	switch {
 	case c.token == "":
+	case req.URL.Scheme != c.base.Scheme || req.URL.Host != c.base.Host:
+		// The token is this registry's: never sent to another host (an
+		// upload Location may name one), nor over plain HTTP to this one.
 	case c.basic.Load():
 		req.SetBasicAuth("token", c.token)
 	default:

@@ -5,8 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/normreg/normreg/api/client"
@@ -131,5 +135,39 @@ func TestMountBlob(t *testing.T) {
 	}
 	if left := files(t, filepath.Join(root, "uploads")); len(left) != 0 {
 		t.Fatalf("a mount that fell back to an upload session left %v", left)
+	}
+}
+
+// TestTokenStaysWithTheRegistry: an upload session whose Location names
+// another host gets the blob without the registry's token, which only the
+// registry's own scheme and host receive.
+func TestTokenStaysWithTheRegistry(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]string{} // "server method" -> Authorization
+	record := func(name string, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[name+" "+r.Method] = r.Header.Get("Authorization")
+	}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record("other", r)
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(other.Close)
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record("registry", r)
+		w.Header().Set("Location", other.URL+"/uploads/1")
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(reg.Close)
+	c := client.New(strings.TrimPrefix(reg.URL, "http://"), client.Options{Token: "s3cret"})
+	blob := []byte("weights")
+	desc := artifact.Descriptor{Digest: artifact.FromBytes(artifact.SHA256, blob), Size: int64(len(blob))}
+	if err := c.PushBlob(context.Background(), "team/m", desc, bytes.NewReader(blob)); err != nil {
+		t.Fatal(err)
+	}
+	if seen["registry POST"] != "Bearer s3cret" || seen["other PUT"] != "" {
+		t.Errorf("Authorization seen: %q; want the token on the registry's POST only", seen)
 	}
 }
