@@ -95,7 +95,7 @@ func (s *server) guardManifest(ctx context.Context, repo string, m *manifest.Man
 // storage failure while reading is the error it is (storage.ErrUnavailable:
 // 503), never a verdict on the bundle.
 func (s *server) checkBundle(ctx context.Context, repo string, data []byte) error {
-	v, findings, err := manifest.Check(ctx, data, storeFetcher{store: s.store, repo: repo}, manifest.CheckOptions{})
+	v, findings, err := s.check(ctx, repo, data)
 	if errors.Is(err, manifest.ErrInvalidBundle) {
 		return fmt.Errorf("%w: %w", manifest.ErrManifestInvalid, err)
 	}
@@ -110,6 +110,25 @@ func (s *server) checkBundle(ctx context.Context, repo string, data []byte) erro
 	}
 	s.metrics.rejected(findings)
 	return &refusedError{findings: findings}
+}
+
+// maxChecks is how many bundle checks (a push's, the model API's) run at
+// once; the others wait for one to end. A check holds the weights'
+// safetensors header, up to artifact.MaxSafetensorsHeader bytes and a few
+// times that while it is parsed, so this bounds the memory concurrent
+// requests can make the registry take.
+const maxChecks = 2
+
+// check runs manifest.Check on the manifest data over repo's stored blobs,
+// at most maxChecks at once.
+func (s *server) check(ctx context.Context, repo string, data []byte) (*manifest.View, artifact.Findings, error) {
+	select {
+	case s.checks <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, context.Cause(ctx)
+	}
+	defer func() { <-s.checks }()
+	return manifest.Check(ctx, data, storeFetcher{store: s.store, repo: repo}, manifest.CheckOptions{})
 }
 
 // outage returns the first of errs, the reads the checks record as

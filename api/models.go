@@ -107,7 +107,7 @@ type modelSummary struct {
 // bundle, with their tags.
 func (s *server) models(c echo.Context) error {
 	withDefaultPage(c)
-	names, err := paginate(c, modelsPrefix, s.pullable(c, s.bundleRepos))
+	names, err := paginate(c, modelsPrefix, s.bundleRepos(s.pullable(c, s.store.Manifests.Repositories)))
 	if err != nil {
 		return err
 	}
@@ -123,26 +123,29 @@ func (s *server) models(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"models": out})
 }
 
-// bundleRepos is a lister of the repositories holding bundles.
-func (s *server) bundleRepos(ctx context.Context, after string, n int) ([]string, error) {
-	var repos []string
-	for len(repos) < n {
-		page, err := s.store.Manifests.Repositories(ctx, after, maxPage)
-		if err != nil || len(page) == 0 {
-			return repos, err
-		}
-		for _, repo := range page {
-			holds, err := s.holdsBundle(ctx, repo)
-			if err != nil {
-				return nil, err
+// bundleRepos wraps a lister of repositories (the ones the request may
+// pull, so that no other is read) so that it returns those holding bundles.
+func (s *server) bundleRepos(list lister) lister {
+	return func(ctx context.Context, after string, n int) ([]string, error) {
+		var repos []string
+		for len(repos) < n {
+			page, err := list(ctx, after, maxPage)
+			if err != nil || len(page) == 0 {
+				return repos, err
 			}
-			if holds && len(repos) < n {
-				repos = append(repos, repo)
+			for _, repo := range page {
+				holds, err := s.holdsBundle(ctx, repo)
+				if err != nil {
+					return nil, err
+				}
+				if holds && len(repos) < n {
+					repos = append(repos, repo)
+				}
 			}
+			after = page[len(page)-1]
 		}
-		after = page[len(page)-1]
+		return repos, nil
 	}
-	return repos, nil
 }
 
 // holdsBundle reports whether repo holds a bundle manifest.
@@ -328,7 +331,7 @@ func (s *server) checkStored(ctx context.Context, repo string, d artifact.Digest
 	if err != nil {
 		return nil, nil, err
 	}
-	view, fs, err := manifest.Check(ctx, mf.Data, storeFetcher{store: s.store, repo: repo}, manifest.CheckOptions{})
+	view, fs, err := s.check(ctx, repo, mf.Data)
 	if err == nil && view.Bundle == nil {
 		err = fmt.Errorf("%s@%s: its config does not match its digest", repo, d)
 	}

@@ -1,13 +1,22 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/normreg/normreg/api"
 	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
+	"github.com/normreg/normreg/storage"
 )
 
 // get fetches path and decodes its JSON body into v, expecting 200.
@@ -125,4 +134,86 @@ func TestModelAPI(t *testing.T) {
 			r.do(t, "GET", "/api/v1/models/team/fraud/tags/latest/history?last="+last, nil).expect(t, http.StatusBadRequest, "QUERY_INVALID")
 		}
 	})
+}
+
+// TestModelListReadsOnlyPullableRepositories: GET /api/v1/models reads the
+// manifests of the repositories the token may pull and of no other; it
+// read every repository's before filtering (a scan any token could start).
+func TestModelListReadsOnlyPullableRepositories(t *testing.T) {
+	mlp := buildFixture(t, "mlp", nil)
+	b := backends(t)[0]
+	open := b.start(t)
+	for _, repo := range []string{"team/model", "other/model"} {
+		open.pushBundle(t, repo, "v1", mlp).expect(t, http.StatusCreated, "")
+	}
+	healthy := b.driver
+	b.driver = func(t *testing.T) storage.Driver { return unreadableRepo{Driver: healthy(t), prefix: "repos/other/"} }
+	guarded := b.startWith(t, api.Config{Auth: testAuth(t)})
+	resp := guarded.do(t, "GET", "/api/v1/models", nil, "Authorization: Bearer pull-secret-1")
+	resp.expect(t, http.StatusOK, "")
+	if !strings.Contains(string(resp.body), `"team/model"`) || strings.Contains(string(resp.body), "other/") {
+		t.Errorf("models for a team/* puller: %s", resp.body)
+	}
+}
+
+// unreadableRepo is a storage driver whose reads of keys under prefix fail.
+type unreadableRepo struct {
+	storage.Driver
+	prefix string
+}
+
+// Get implements storage.Driver.
+func (d unreadableRepo) Get(ctx context.Context, key string, max int64) ([]byte, string, error) {
+	if strings.HasPrefix(key, d.prefix) {
+		return nil, "", fmt.Errorf("%s: read of a repository the token cannot pull", key)
+	}
+	return d.Driver.Get(ctx, key, max)
+}
+
+// TestChecksRunAtMostTwoAtOnce: concurrent model API requests, each
+// checking a bundle, read its weights at most two at a time (maxChecks),
+// so that they cannot make the registry hold many weights headers at once.
+func TestChecksRunAtMostTwoAtOnce(t *testing.T) {
+	mlp := buildFixture(t, "mlp", nil)
+	b := backends(t)[0]
+	healthy := b.driver
+	slow := &slowWeights{hex: mlp.layer(t, manifest.MediaTypeWeights).Digest.Hex()}
+	b.driver = func(t *testing.T) storage.Driver { slow.Driver = healthy(t); return slow }
+	r := b.start(t)
+	resp := r.pushBundle(t, "team/model", "v1", mlp)
+	resp.expect(t, http.StatusCreated, "")
+	slow.reset()
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			r.do(t, "GET", "/api/v1/models/team/model/versions/"+resp.header.Get("Docker-Content-Digest"), nil).expect(t, http.StatusOK, "")
+		})
+	}
+	wg.Wait()
+	if most := slow.most.Load(); most < 1 || most > 2 {
+		t.Errorf("the weights were read by %d checks at once, want at most 2", most)
+	}
+}
+
+// slowWeights is a storage driver whose opens of one blob's keys (its hex
+// digest) take 50 ms, counting how many are open at once.
+type slowWeights struct {
+	storage.Driver
+	hex        string
+	open, most atomic.Int64
+}
+
+// reset forgets the counts so far.
+func (d *slowWeights) reset() { d.most.Store(0) }
+
+// Open implements storage.Driver.
+func (d *slowWeights) Open(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
+	if strings.Contains(key, d.hex) {
+		n := d.open.Add(1)
+		defer d.open.Add(-1)
+		for m := d.most.Load(); n > m && !d.most.CompareAndSwap(m, n); m = d.most.Load() {
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return d.Driver.Open(ctx, key, offset)
 }

@@ -43,6 +43,7 @@ type server struct {
 	immutable      immutableTags
 	metrics        *metrics // of this process, served at /metrics
 	redirectBlobs  bool
+	checks         chan struct{} // a slot per bundle check running (see check)
 }
 
 // New returns the registry's HTTP handler. Registry processes keep no state
@@ -55,7 +56,7 @@ func New(cfg Config) *echo.Echo {
 	}
 	s := &server{store: cfg.Store, log: log, auth: cfg.Auth,
 		requireBundles: cfg.RequireBundles, immutable: cfg.ImmutableTags, metrics: newMetrics(),
-		redirectBlobs: cfg.RedirectBlobs}
+		redirectBlobs: cfg.RedirectBlobs, checks: make(chan struct{}, maxChecks)}
 	s.routes = s.dispatchTable()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
