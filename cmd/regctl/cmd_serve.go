@@ -17,8 +17,13 @@ import (
 	"github.com/normreg/normreg/artifact"
 )
 
-// maxStandardizeBody bounds a POST /v1/standardize request body.
-const maxStandardizeBody = 32 << 20
+// maxStandardizeBody bounds a POST /v1/standardize request body, and
+// maxInFlight how many are decoded and standardised at once (the others
+// wait): a request takes about 15 times its body in memory while decoded.
+const (
+	maxStandardizeBody = 4 << 20
+	maxInFlight        = 4
+)
 
 // serveOptions are serve's flags.
 type serveOptions struct {
@@ -69,13 +74,14 @@ func runServe(ctx context.Context, opts serveOptions, args []string) error {
 // sidecar is the standardising server: the bundle's scaler and the running
 // statistics of the raw inputs it has seen.
 type sidecar struct {
-	st *artifact.Standardizer
-	mu sync.Mutex
-	m  *artifact.Monitor
+	st    *artifact.Standardizer
+	mu    sync.Mutex
+	m     *artifact.Monitor
+	slots chan struct{} // a slot per request in flight (maxInFlight)
 }
 
 func newSidecar(st *artifact.Standardizer) *sidecar {
-	return &sidecar{st: st, m: st.NewMonitor()}
+	return &sidecar{st: st, m: st.NewMonitor(), slots: make(chan struct{}, maxInFlight)}
 }
 
 // routes returns the sidecar's handler.
@@ -99,6 +105,12 @@ type standardizeRequest struct {
 // they came in (rows or columns), and adds the raw rows to the statistics.
 // Features that are not exactly the model's are a 400.
 func (s *sidecar) standardize(w http.ResponseWriter, r *http.Request) {
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-r.Context().Done():
+		return // the client went
+	}
 	var req standardizeRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxStandardizeBody)).Decode(&req); err != nil {
 		badRequest(w, fmt.Errorf("body: %w", err))

@@ -129,6 +129,8 @@ func TestServeStandardizes(t *testing.T) {
 	} {
 		postRaw(t, base+"/v1/standardize", body, http.StatusBadRequest, why)
 	}
+	big := `{"rows":[` + strings.Repeat(full("41")+",", 45000) + full("41") + `]}` // valid rows, past 4 MiB
+	postRaw(t, base+"/v1/standardize", big, http.StatusBadRequest, "request body too large")
 	assertMetricMean(t, base+"/metrics", cols["age"]) // the refused requests counted for nothing
 	postRaw(t, base+"/v1/standardize", `{"rows":[`+full("41")+`]}`, http.StatusOK, `"rows":[{`)
 	cancel()
