@@ -132,7 +132,11 @@ func (s *server) blobDelete(c echo.Context, r route) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.Blobs.Delete(c.Request().Context(), r.name, d); err != nil {
+	ctx := c.Request().Context()
+	if err := s.blobProtected(ctx, r.name, d); err != nil {
+		return err
+	}
+	if err := s.store.Blobs.Delete(ctx, r.name, d); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusAccepted)

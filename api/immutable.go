@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
 	"github.com/normreg/normreg/storage"
 )
 
@@ -69,6 +71,40 @@ func (s *server) precheckTags(ctx context.Context, repo string, tags []string, d
 		}
 		if err := s.immutable.allowSet(repo, t, d)(old); err != nil && !errors.Is(err, errTagUnchanged) {
 			return err
+		}
+	}
+	return nil
+}
+
+// blobProtected refuses (ErrTagImmutable) to unlink blob d from repo while
+// a manifest an immutable tag of repo points to references it: the tag
+// could not be moved, yet its bundle could no longer be pulled.
+func (s *server) blobProtected(ctx context.Context, repo string, d artifact.Digest) error {
+	if len(s.immutable) == 0 {
+		return nil
+	}
+	byDigest, err := s.tagsByDigest(ctx, repo)
+	if err != nil {
+		return err
+	}
+	for md, tags := range byDigest {
+		i := slices.IndexFunc(tags, func(t string) bool { return matchAny(s.immutable, t) })
+		if i < 0 {
+			continue
+		}
+		mf, err := s.store.Manifests.Get(ctx, repo, md)
+		if errors.Is(err, storage.ErrManifestUnknown) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		m, err := manifest.Parse(mf.MediaType, mf.Data)
+		if err != nil {
+			continue // stored, so once accepted; it names no blob this registry reads
+		}
+		if slices.ContainsFunc(m.Blobs(), func(b artifact.Descriptor) bool { return b.Digest == d }) {
+			return fmt.Errorf("%w: blob %s is in %s:%s, which matches --immutable-tags; it cannot be deleted", storage.ErrTagImmutable, d, repo, tags[i])
 		}
 	}
 	return nil

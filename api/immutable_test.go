@@ -123,3 +123,24 @@ func TestTagMovesRecordTheToken(t *testing.T) {
 	r.do(t, "GET", "/api/v1/models/team/tok/tags/latest/history", nil, basic("other-secret-5")).expect(t, http.StatusForbidden, "DENIED")
 	r.do(t, "GET", "/api/v1/models/team/tok/tags/latest/history", nil).expect(t, http.StatusUnauthorized, "UNAUTHORIZED")
 }
+
+// TestImmutableTagsProtectTheirBlobs: a blob of a manifest an immutable tag
+// points to cannot be unlinked (403 DENIED), or the release could no longer
+// be pulled; a blob only a movable tag's manifest holds can.
+func TestImmutableTagsProtectTheirBlobs(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		r := b.startWith(t, api.Config{ImmutableTags: []string{"v*"}})
+		r.pushImage(t, "team/rel", "v1", "", nil, []byte(`{"rel":1}`), []byte("release weights"))
+		r.pushImage(t, "team/rel", "latest", "", nil, []byte(`{"rel":2}`), []byte("nightly weights"))
+		released := artifact.FromBytes(artifact.SHA256, []byte("release weights")).String()
+		resp := r.do(t, "DELETE", "/v2/team/rel/blobs/"+released, nil)
+		resp.expect(t, http.StatusForbidden, "DENIED")
+		if !strings.Contains(string(resp.body), "team/rel:v1, which matches --immutable-tags") {
+			t.Errorf("refusal %s, want it to name the tag", resp.body)
+		}
+		r.do(t, "HEAD", "/v2/team/rel/blobs/"+released, nil).expect(t, http.StatusOK, "")
+		nightly := artifact.FromBytes(artifact.SHA256, []byte("nightly weights")).String()
+		r.do(t, "DELETE", "/v2/team/rel/blobs/"+nightly, nil).expect(t, http.StatusAccepted, "")
+		r.do(t, "HEAD", "/v2/team/rel/blobs/"+nightly, nil).expect(t, http.StatusNotFound, "")
+	})
+}
