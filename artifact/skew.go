@@ -15,11 +15,18 @@ type RunningStats struct {
 	M2   float64 // sum of squared deviations from Mean
 }
 
-// Add adds one value.
+// Add adds one finite value. Values at the two ends of float64's range
+// (1e308 after -1e308) keep the mean finite; their variance, beyond
+// float64, is +Inf, never NaN.
 func (r *RunningStats) Add(x float64) {
 	r.N++
+	n := float64(r.N)
 	d := x - r.Mean
-	r.Mean += d / float64(r.N)
+	if math.IsInf(d, 0) {
+		r.Mean += x/n - r.Mean/n
+	} else {
+		r.Mean += d / n
+	}
 	r.M2 += d * (x - r.Mean)
 }
 

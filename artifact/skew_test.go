@@ -88,6 +88,13 @@ func TestRunningStats(t *testing.T) {
 	if !math.IsNaN(RunningStats{}.Variance()) {
 		t.Error("empty variance is not NaN")
 	}
+	var far RunningStats // a sidecar fed 1e308 and -1e308 keeps a usable mean
+	for _, x := range []float64{1e308, -1e308, 4} {
+		far.Add(x)
+	}
+	if math.Abs(far.Mean-4.0/3) > 1e-12 || !math.IsInf(far.Variance(), 1) {
+		t.Errorf("1e308, -1e308, 4: mean %v variance %v; want 4/3 and +Inf", far.Mean, far.Variance())
+	}
 }
 
 // TestPSIBins checks the bins and that the normal shares sum to 1.
