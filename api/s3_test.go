@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/normreg/normreg/api/client/registrytest"
 	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
 	"github.com/normreg/normreg/storage"
 	"github.com/normreg/normreg/storage/s3"
 )
@@ -149,6 +151,63 @@ func TestS3ServerErrorsAre503(t *testing.T) {
 	failing.Store(nil)
 	r.do(t, "GET", "/readyz", nil).expect(t, 200, "")
 	r.do(t, "GET", "/v2/team/model/manifests/v1", nil).expect(t, 404, "MANIFEST_UNKNOWN")
+}
+
+// TestS3BodyCutOffDuringChecksIs503: an S3 connection broken off in the
+// middle of a blob's body, while the push-time checks read the config, the
+// weights, the scaler or the BatchNorm statistics, answers the manifest PUT
+// 503 UNAVAILABLE and stores nothing; it answered 400 MANIFEST_INVALID
+// ("invalid safetensors: ... unexpected EOF"), a scaler-missing refusal, or
+// 500 UNKNOWN.
+func TestS3BodyCutOffDuringChecksIs503(t *testing.T) {
+	if b := s3Backend(t); b.unavailable != "" {
+		registrytest.Unavailable(t, "%s", b.unavailable)
+	}
+	target, err := url.Parse(os.Getenv("NORMREG_TEST_S3_ENDPOINT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cut atomic.Pointer[string] // the hex digest whose GETs are cut off
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	s3Server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		hex := cut.Load()
+		if hex == nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, *hex) {
+			proxy.ServeHTTP(w, req)
+			return
+		}
+		out := req.Clone(req.Context())
+		out.URL.Scheme, out.URL.Host, out.RequestURI = target.Scheme, target.Host, "" // Host stays the signed one
+		resp, err := http.DefaultTransport.RoundTrip(out)
+		if err != nil {
+			t.Errorf("proxying %s: %v", req.URL, err)
+			return
+		}
+		defer resp.Body.Close()
+		maps.Copy(w.Header(), resp.Header)
+		w.WriteHeader(resp.StatusCode)
+		io.CopyN(w, resp.Body, 100)
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // the connection closes mid-body
+	}))
+	t.Cleanup(s3Server.Close)
+	r := s3BackendWith(t, func(cfg *s3.Config) { cfg.Endpoint = s3Server.URL }).start(t)
+	mlp := buildFixture(t, "mlp", nil)
+	for _, b := range mlp.built.Blobs {
+		r.pushBlob(t, "team/model", b)
+	}
+	r.pushBlob(t, "team/model", mlp.weights)
+	layers := append([]artifact.Descriptor{*mlp.built.Manifest.Config}, mlp.built.Manifest.Layers...)
+	for _, l := range layers {
+		hex := l.Digest.Hex()
+		cut.Store(&hex)
+		resp := r.do(t, "PUT", "/v2/team/model/manifests/v1", mlp.built.ManifestBytes, "Content-Type: "+manifest.MediaTypeImageManifest)
+		if resp.status != http.StatusServiceUnavailable || !strings.Contains(string(resp.body), "UNAVAILABLE") {
+			t.Errorf("%s cut off mid-body: %d %s, want 503 UNAVAILABLE", l.MediaType, resp.status, resp.body)
+		}
+	}
+	cut.Store(nil)
+	r.do(t, "GET", "/v2/team/model/manifests/v1", nil).expect(t, http.StatusNotFound, "MANIFEST_UNKNOWN")
+	r.do(t, "PUT", "/v2/team/model/manifests/v1", mlp.built.ManifestBytes, "Content-Type: "+manifest.MediaTypeImageManifest).expect(t, http.StatusCreated, "")
 }
 
 // forwarder passes TCP connections on to an address until closed.

@@ -27,7 +27,26 @@ func (d *Driver) Open(ctx context.Context, key string, offset int64) (io.ReadClo
 	if err != nil {
 		return nil, mapErr(key, err)
 	}
-	return out.Body, nil
+	return cutOff{ReadCloser: out.Body, key: key}, nil
+}
+
+// cutOff is an object's body as S3 sends it. A read that fails (the
+// connection broken off mid-body: net/http's io.ErrUnexpectedEOF, a reset)
+// is storage.ErrUnavailable: the storage failed, which says nothing of the
+// object, where io.ErrUnexpectedEOF would read as content shorter than it
+// should be. The cause is kept in the text, not the chain.
+type cutOff struct {
+	io.ReadCloser
+	key string
+}
+
+// Read implements io.Reader.
+func (c cutOff) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%w: reading %s: %v", storage.ErrUnavailable, c.key, err)
+	}
+	return n, err
 }
 
 // openAtEnd handles a range S3 cannot satisfy: reading from exactly the end
@@ -67,7 +86,7 @@ func (d *Driver) Get(ctx context.Context, key string, max int64) ([]byte, string
 	if size := aws.ToInt64(out.ContentLength); size > max {
 		return nil, "", fmt.Errorf("%s: %d bytes, at most %d: %w", key, size, max, storage.ErrTooLarge)
 	}
-	data, err := io.ReadAll(io.LimitReader(out.Body, max+1))
+	data, err := io.ReadAll(io.LimitReader(cutOff{ReadCloser: out.Body, key: key}, max+1))
 	if err == nil && int64(len(data)) > max {
 		err = fmt.Errorf("%s: more than %d bytes: %w", key, max, storage.ErrTooLarge)
 	}
