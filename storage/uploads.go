@@ -206,9 +206,20 @@ func (u *Uploads) Commit(ctx context.Context, repo, id string, d artifact.Digest
 	}
 	n, err := u.blobs.Put(ctx, repo, d, -1, r)
 	if err != nil {
-		return 0, err
+		return 0, u.removedMeanwhile(ctx, repo, id, err)
 	}
 	return n, u.remove(ctx, id)
+}
+
+// removedMeanwhile is the error of a commit of session id that failed with
+// err: ErrUploadUnknown when the session was cancelled or expired while it
+// was read (its data then reads short or as nothing, which is no digest
+// mismatch of the client's), else err.
+func (u *Uploads) removedMeanwhile(ctx context.Context, repo, id string, err error) error {
+	if serr := u.session(ctx, repo, id); errors.Is(serr, ErrUploadUnknown) {
+		return fmt.Errorf("%s upload %q was cancelled or expired while it was committed: %w", repo, id, ErrUploadUnknown)
+	}
+	return err
 }
 
 // chunkReader reads the objects at keys one after the other, opening each

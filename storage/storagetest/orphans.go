@@ -26,28 +26,45 @@ type faultyDriver struct {
 	faults []fault
 }
 
-// fault is a call to fail: the next one of op (a Driver method's name) on
-// a key that starts with prefix.
-type fault struct{ op, prefix string }
+// fault is a call to fail, or to precede with before: the next one of op
+// (a Driver method's name) on a key that starts with prefix.
+type fault struct {
+	op, prefix string
+	before     func() // nil: fail the call
+}
 
 // failNext makes the next call of op on a key starting with prefix fail
 // with errInjected.
 func (f *faultyDriver) failNext(op, prefix string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.faults = append(f.faults, fault{op, prefix})
+	f.faults = append(f.faults, fault{op: op, prefix: prefix})
+}
+
+// beforeNext runs before ahead of the next call of op on a key starting
+// with prefix (another request's work, racing the one making the call).
+func (f *faultyDriver) beforeNext(op, prefix string, before func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = append(f.faults, fault{op: op, prefix: prefix, before: before})
 }
 
 // injected returns errInjected, and forgets the fault, if a call of op on
-// key is to fail.
+// key is to fail; if the call is to be preceded, it runs that first.
 func (f *faultyDriver) injected(op, key string) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	i := slices.IndexFunc(f.faults, func(x fault) bool { return x.op == op && strings.HasPrefix(key, x.prefix) })
 	if i < 0 {
+		f.mu.Unlock()
 		return nil
 	}
+	x := f.faults[i]
 	f.faults = slices.Delete(f.faults, i, i+1)
+	f.mu.Unlock()
+	if x.before != nil {
+		x.before()
+		return nil
+	}
 	return errInjected
 }
 
@@ -157,6 +174,21 @@ func Orphans(t *testing.T, d storage.Driver) {
 	if got := ReadBlob(t, s, "m", dg, 0); got != "head tail" {
 		t.Fatalf("committed blob reads %q", got)
 	}
+
+	// A commit racing a cancel of its session (on another registry process):
+	// the cancel removes the session and its data after the commit found it
+	// open; the commit reports the session unknown, not a digest mismatch
+	// (its data read as nothing).
+	racy := session("racing")
+	f.beforeNext("Get", "uploads/_sum/"+racy, func() {
+		if err := s.Uploads.Cancel(ctx, "m", racy); err != nil {
+			t.Errorf("the racing Cancel: %v", err)
+		}
+	})
+	if _, err := s.Uploads.Commit(ctx, "m", racy, digestOf(artifact.SHA256, "racing"), nil); !errors.Is(err, storage.ErrUploadUnknown) {
+		t.Fatalf("Commit racing a Cancel = %v; want ErrUploadUnknown", err)
+	}
+	noData("a commit racing a cancel")
 
 	// A first chunk stored as blob data whose sum is never written (the
 	// registry killed between the two): the session expires, the data
