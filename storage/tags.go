@@ -23,8 +23,9 @@ import (
 //  3. set the state to (new digest, s+1) with PutIf(version); if that fails,
 //     someone else already applied the record.
 //
-// A mover that stops between 2 and 3 leaves a record that the next mover
-// applies; until then Resolve returns the previous digest. A deleted tag
+// A mover that stops between 2 and 3 (its client gets an error) leaves a
+// record that the next mover applies; until then Resolve returns the
+// previous digest and History leaves the record out. A deleted tag
 // keeps its state with an empty digest, so its move count lives on.
 type Tags struct{ d Driver }
 
@@ -212,18 +213,28 @@ func (t *Tags) List(ctx context.Context, repo, after string, n int) ([]string, e
 	return tags, nil
 }
 
-// History returns the moves of tag, oldest first.
+// History returns the moves of tag that were applied, oldest first. A
+// move recorded but not applied (its mover failed, or is still at it) is
+// left out: it has not happened, and happens only if the next mover
+// applies it (see Tags).
 func (t *Tags) History(ctx context.Context, repo, tag string) ([]TagMove, error) {
 	if err := checkRepoTag(repo, tag); err != nil {
 		return nil, err
 	}
+	st, _, err := t.state(ctx, repo, tag)
+	if err != nil {
+		return nil, err
+	}
 	dir := tagLogDir(repo, tag)
 	moves := []TagMove{}
-	err := listAll(ctx, t.d, dir, func(name string) error {
+	err = listAll(ctx, t.d, dir, func(name string) error {
 		var rec TagMove
 		_, err := getJSON(ctx, t.d, dir+name, &rec)
 		moves = append(moves, rec)
 		return err
 	})
+	if int64(len(moves)) > st.Seq {
+		moves = moves[:st.Seq]
+	}
 	return moves, err
 }

@@ -33,6 +33,9 @@ func runStores(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
 		{"UploadExpire", testUploadExpire},
 		{"InvalidNames", testInvalidNames},
 	})
+	runTests(t, func(t *testing.T) *faultyDriver { return &faultyDriver{Driver: newDriver(t)} }, []check[*faultyDriver]{
+		{"TagMoveFails", testTagMoveFails},
+	})
 }
 
 // digestOf returns the digest of s under alg.
@@ -298,6 +301,43 @@ func testTags(t *testing.T, s *storage.Store) {
 
 // testTagMovers runs 16 concurrent movers of one tag: no move is lost, each
 // move's From is the previous move's To, and the tag ends at the last one.
+// testTagMoveFails: a move whose record was written but whose state write
+// failed (an error for its client) is in no History and moves no tag,
+// until the next mover applies it before its own move.
+func testTagMoveFails(t *testing.T, f *faultyDriver) {
+	s := storage.New(f)
+	ctx := context.Background()
+	d := []artifact.Digest{digestOf(artifact.SHA256, "one"), digestOf(artifact.SHA256, "two"), digestOf(artifact.SHA256, "three")}
+	history := func() []artifact.Digest {
+		t.Helper()
+		moves, err := s.Tags.History(ctx, "m", "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var to []artifact.Digest
+		for _, mv := range moves {
+			to = append(to, mv.To)
+		}
+		return to
+	}
+	if err := s.Tags.Set(ctx, "m", "v", d[0], "", nil); err != nil {
+		t.Fatal(err)
+	}
+	f.failNext("PutIf", "repos/m/_tags/v")
+	if err := s.Tags.Set(ctx, "m", "v", d[1], "", nil); !errors.Is(err, errInjected) {
+		t.Fatalf("Set whose state write fails = %v", err)
+	}
+	if got, err := s.Tags.Resolve(ctx, "m", "v"); err != nil || got != d[0] || !slices.Equal(history(), d[:1]) {
+		t.Fatalf("after a failed move: Resolve %s (%v), History %v; want %s and only its move", got, err, history(), d[0])
+	}
+	if err := s.Tags.Set(ctx, "m", "v", d[2], "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Tags.Resolve(ctx, "m", "v"); got != d[2] || !slices.Equal(history(), d) {
+		t.Fatalf("after the next move: Resolve %s, History %v; want %s after the three", got, history(), d[2])
+	}
+}
+
 func testTagMovers(t *testing.T, s *storage.Store) {
 	const movers, rounds = 16, 2
 	ctx := context.Background()
