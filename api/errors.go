@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,6 +70,11 @@ var errorTable = []errorKind{
 // internalError is what an error outside the table becomes.
 var internalError = errorKind{code: "UNKNOWN", status: http.StatusInternalServerError, message: "internal server error"}
 
+// clientGone is the answer to a request whose client went away while it was
+// served (the request's context canceled): nobody reads it, and the log and
+// metrics show 499, as nginx does, not a server error.
+var clientGone = errorKind{code: "UNKNOWN", status: 499, message: "client closed the request"}
+
 // classify returns the table row for err.
 func classify(err error) errorKind {
 	for _, k := range errorTable {
@@ -129,6 +135,9 @@ func writeError(err error, c echo.Context) {
 	}
 	err = routerError(err, c.Request())
 	k := classify(err)
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		k = clientGone
+	}
 	c.Set(logErrorKey, err)
 	// The message already says what the sentinel's text would: clients
 	// print both (oras: "manifest invalid: manifest invalid: …").

@@ -3,14 +3,17 @@ package api_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/normreg/normreg/manifest"
+	"github.com/normreg/normreg/storage"
 )
 
 // sampleLine is one sample of the Prometheus text format: name, optional
@@ -131,4 +134,38 @@ func TestMetrics(t *testing.T) {
 	if t.Failed() {
 		t.Logf("metrics:\n%s", resp.body)
 	}
+}
+
+// TestClientGoneIs499: a request whose client goes away while the registry
+// waits on storage is logged at info as 499 (nginx's "client closed the
+// request"), not as a 500 at error level.
+func TestClientGoneIs499(t *testing.T) {
+	b := backends(t)[0]
+	healthy := b.driver
+	b.driver = func(t *testing.T) storage.Driver { return stalledGets{Driver: healthy(t)} }
+	r := b.start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", r.url+"/v2/team/m/manifests/v1", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the request got %d before its client went away", resp.StatusCode)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.log.String(), "status=499"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no 499 logged:\n%s", r.log)
+		}
+	}
+	if log := r.log.String(); strings.Contains(log, "level=ERROR") {
+		t.Errorf("a client that went away logged as an error:\n%s", log)
+	}
+}
+
+// stalledGets is a storage driver whose Gets wait until their request ends.
+type stalledGets struct{ storage.Driver }
+
+// Get implements storage.Driver.
+func (stalledGets) Get(ctx context.Context, key string, max int64) ([]byte, string, error) {
+	<-ctx.Done()
+	return nil, "", ctx.Err()
 }
