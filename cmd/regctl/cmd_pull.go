@@ -131,6 +131,15 @@ func fileSink(dir string, direct bool) blobSink {
 	}
 }
 
+// blobLabel names a blob of a bundle in messages: its file name
+// (config.json for the config), else its digest.
+func blobLabel(desc artifact.Descriptor) string {
+	if name, err := fileName(desc); err == nil {
+		return name
+	}
+	return desc.Digest.String()
+}
+
 // fileName is the file a blob is written to: its title, a plain file name.
 func fileName(desc artifact.Descriptor) (string, error) {
 	if desc.MediaType == manifest.MediaTypeConfig {

@@ -228,7 +228,7 @@ func (p *pusher) pushStreamed(ctx context.Context, up *client.Upload, desc artif
 	r := p.opts.g.progress("push", desc, io.NewSectionReader(p.w, 0, p.size))
 	d, err := p.c.PushBlobStreamed(ctx, up, r, p.size)
 	if err != nil {
-		return "", registryError(p.ref.Host, fmt.Errorf("uploading %s: %w", desc.Annotations[manifest.AnnotationTitle], err))
+		return "", registryError(p.ref.Host, fmt.Errorf("uploading %s: %w", blobLabel(desc), err))
 	}
 	p.cache.put(p.key, d, cachedRepo(p.ref))
 	built, err := p.build(d)
@@ -354,7 +354,7 @@ func upload(ctx context.Context, g *globalOptions, c *client.Client, repo string
 			r = bytes.NewReader(content)
 		}
 		if err := c.PushBlob(ctx, repo, desc, g.progress("push", desc, r)); err != nil {
-			return fmt.Errorf("uploading %s: %w", desc.Annotations[manifest.AnnotationTitle], err)
+			return fmt.Errorf("uploading %s: %w", blobLabel(desc), err)
 		}
 	}
 	return nil

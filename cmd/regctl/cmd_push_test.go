@@ -17,6 +17,7 @@ import (
 	"github.com/normreg/normreg/api/client"
 	"github.com/normreg/normreg/api/client/registrytest"
 	"github.com/normreg/normreg/artifact"
+	"github.com/normreg/normreg/manifest"
 	"github.com/normreg/normreg/manifest/bundletest"
 )
 
@@ -442,6 +443,25 @@ func TestPushParentOnTheRegistryPushedTo(t *testing.T) {
 		args = append(pushArgs(t, "finetune-stale", s, host+"/team/tuned:v3"), "--parent", "team/tuned:v1")
 		if r := regctl(t, env, "", args...).must(t, exitRefused, "push of a stale fine-tune"); !strings.Contains(r.stderr, "bn-stale") {
 			t.Errorf("stale fine-tune against --parent team/tuned:v1: %s", r.stderr)
+		}
+	}
+}
+
+// TestBlobLabel: upload errors name the blob by its file, config.json for
+// the config (which has no title), else by its digest; the config was named
+// by an empty string ("uploading : POST ...").
+func TestBlobLabel(t *testing.T) {
+	d := artifact.FromBytes(artifact.SHA256, []byte("x"))
+	for _, c := range []struct {
+		desc artifact.Descriptor
+		want string
+	}{
+		{artifact.Descriptor{MediaType: manifest.MediaTypeConfig, Digest: d}, "config.json"},
+		{artifact.Descriptor{MediaType: manifest.MediaTypeWeights, Digest: d, Annotations: map[string]string{manifest.AnnotationTitle: "weights.safetensors"}}, "weights.safetensors"},
+		{artifact.Descriptor{MediaType: manifest.MediaTypeWeights, Digest: d}, d.String()},
+	} {
+		if got := blobLabel(c.desc); got != c.want {
+			t.Errorf("blobLabel(%s) = %q, want %q", c.desc.MediaType, got, c.want)
 		}
 	}
 }
