@@ -131,8 +131,8 @@ func fileSink(dir string, direct bool) blobSink {
 	}
 }
 
-// blobLabel names a blob of a bundle in messages: its file name
-// (config.json for the config), else its digest.
+// blobLabel names a blob of a bundle in messages: the file pull writes it
+// to (see fileName), else, when its title is unsafe, its digest.
 func blobLabel(desc artifact.Descriptor) string {
 	if name, err := fileName(desc); err == nil {
 		return name

@@ -447,9 +447,10 @@ func TestPushParentOnTheRegistryPushedTo(t *testing.T) {
 	}
 }
 
-// TestBlobLabel: upload errors name the blob by its file, config.json for
-// the config (which has no title), else by its digest; the config was named
-// by an empty string ("uploading : POST ...").
+// TestBlobLabel: upload errors name the blob by its file (config.json for
+// the config, which has no title; alg-hex for a blob without one), else,
+// for an unsafe title, by its digest; the config was named by an empty
+// string ("uploading : POST ...").
 func TestBlobLabel(t *testing.T) {
 	d := artifact.FromBytes(artifact.SHA256, []byte("x"))
 	for _, c := range []struct {
@@ -458,7 +459,8 @@ func TestBlobLabel(t *testing.T) {
 	}{
 		{artifact.Descriptor{MediaType: manifest.MediaTypeConfig, Digest: d}, "config.json"},
 		{artifact.Descriptor{MediaType: manifest.MediaTypeWeights, Digest: d, Annotations: map[string]string{manifest.AnnotationTitle: "weights.safetensors"}}, "weights.safetensors"},
-		{artifact.Descriptor{MediaType: manifest.MediaTypeWeights, Digest: d}, d.String()},
+		{artifact.Descriptor{MediaType: manifest.MediaTypeWeights, Digest: d}, "sha256-" + d.Hex()},
+		{artifact.Descriptor{MediaType: manifest.MediaTypeWeights, Digest: d, Annotations: map[string]string{manifest.AnnotationTitle: "../x"}}, d.String()},
 	} {
 		if got := blobLabel(c.desc); got != c.want {
 			t.Errorf("blobLabel(%s) = %q, want %q", c.desc.MediaType, got, c.want)
