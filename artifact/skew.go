@@ -98,7 +98,7 @@ func (m *Monitor) Add(row []float64) {
 			continue
 		}
 		m.stats[i].Add(x)
-		m.hist[i][psiBin((x-m.st.TrainMean[i])/m.st.Scale[i])]++
+		m.hist[i][psiBin((x-m.st.TrainMean[i])/m.st.TrainStd[i])]++
 	}
 }
 
@@ -167,7 +167,7 @@ func (m *Monitor) Report(th SkewThresholds) *SkewReport {
 
 // feature computes feature i's line of the report.
 func (m *Monitor) feature(i int, th SkewThresholds) FeatureSkew {
-	s, mean, scale := m.stats[i], m.st.TrainMean[i], m.st.Scale[i]
+	s, mean, scale := m.stats[i], m.st.TrainMean[i], m.st.TrainStd[i]
 	std := math.Sqrt(s.Variance())
 	f := FeatureSkew{
 		Feature: m.st.Features[i], Count: s.N, Mean: Float(s.Mean), Std: Float(std),

@@ -54,7 +54,7 @@ func TestSkewShiftValue(t *testing.T) {
 
 // TestSkewColumns reports missing, extra and out-of-order columns.
 func TestSkewColumns(t *testing.T) {
-	st := &Standardizer{Features: []string{"a", "b", "c"}, Mean: []float64{0, 0, 0}, Scale: []float64{1, 1, 1}, TrainMean: []float64{0, 0, 0}}
+	st := &Standardizer{Features: []string{"a", "b", "c"}, Mean: []float64{0, 0, 0}, Scale: []float64{1, 1, 1}, TrainMean: []float64{0, 0, 0}, TrainStd: []float64{1, 1, 1}}
 	rr, err := NewRowReader(strings.NewReader("c,a,x\n0.1,-0.2,5\n-0.1,0.2,6\n"))
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,10 @@ type Standardizer struct {
 	// with_mean is false too (and Mean is 0); Mean when the scaler has no
 	// mean_.
 	TrainMean []float64
+	// TrainStd is the training data's standard deviation per feature, the
+	// unit of skew's shifts: Scale, or, when with_std is false (Scale is
+	// 1), sqrt(var_), which scikit-learn keeps then, if it is positive.
+	TrainStd []float64
 }
 
 // NewStandardizer returns the transform of scaler s over the model's
@@ -50,7 +54,11 @@ func NewStandardizer(s *Scaler, features []string) (*Standardizer, error) {
 			return nil, fmt.Errorf("scaler feature %q has mean %v, scale %v: not usable", r.Feature, tm, sc)
 		}
 		st.Features, st.Mean, st.Scale = append(st.Features, r.Feature), append(st.Mean, m), append(st.Scale, sc)
-		st.TrainMean = append(st.TrainMean, tm)
+		ts := sc
+		if v := float64(at(s.Var, i, 0)); !s.WithStd && v > 0 && !math.IsInf(v, 0) {
+			ts = math.Sqrt(v)
+		}
+		st.TrainMean, st.TrainStd = append(st.TrainMean, tm), append(st.TrainStd, ts)
 	}
 	return st, nil
 }

@@ -67,14 +67,15 @@ func TestStandardizeMatchesSklearn(t *testing.T) {
 // subtract it, with_std=False does not divide (scikit-learn's transform).
 func TestStandardizeWithoutMeanOrStd(t *testing.T) {
 	for _, c := range []struct {
-		json       string
-		mean, std  float64
-		trainMean  float64
-		transform3 float64
+		json                string
+		mean, std           float64
+		trainMean, trainStd float64
+		transform3          float64
 	}{
-		{`{"mean_":[1],"scale_":[2],"n_samples_seen_":4,"with_mean":true,"with_std":true}`, 1, 2, 1, 1},
-		{`{"mean_":[1],"scale_":[2],"n_samples_seen_":4,"with_mean":false,"with_std":true}`, 0, 2, 1, 1.5},
-		{`{"mean_":[1],"n_samples_seen_":4,"with_mean":true,"with_std":false}`, 1, 1, 1, 2},
+		{`{"mean_":[1],"scale_":[2],"var_":[4],"n_samples_seen_":4,"with_mean":true,"with_std":true}`, 1, 2, 1, 2, 1},
+		{`{"mean_":[1],"scale_":[2],"var_":[4],"n_samples_seen_":4,"with_mean":false,"with_std":true}`, 0, 2, 1, 2, 1.5},
+		{`{"mean_":[1],"var_":[9],"n_samples_seen_":4,"with_mean":true,"with_std":false}`, 1, 1, 1, 3, 2},
+		{`{"mean_":[1],"n_samples_seen_":4,"with_mean":true,"with_std":false}`, 1, 1, 1, 1, 2},
 	} {
 		s, err := ParseScaler([]byte(c.json))
 		if err != nil {
@@ -87,8 +88,8 @@ func TestStandardizeWithoutMeanOrStd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := st.Apply(0, 3); got != c.transform3 || st.TrainMean[0] != c.trainMean {
-			t.Errorf("%s: transform of 3 is %v (want %v), training mean %v", c.json, got, c.transform3, st.TrainMean[0])
+		if got := st.Apply(0, 3); got != c.transform3 || st.TrainMean[0] != c.trainMean || st.TrainStd[0] != c.trainStd {
+			t.Errorf("%s: transform of 3 is %v (want %v), training mean %v (want %v), std %v (want %v)", c.json, got, c.transform3, st.TrainMean[0], c.trainMean, st.TrainStd[0], c.trainStd)
 		}
 	}
 }

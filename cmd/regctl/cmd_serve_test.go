@@ -238,7 +238,7 @@ func BenchmarkServeRow100(b *testing.B) {
 	for i := range 100 {
 		f := "f" + strconv.Itoa(i)
 		st.Features, st.Mean, st.Scale = append(st.Features, f), append(st.Mean, float64(i)), append(st.Scale, 1+float64(i)/10)
-		st.TrainMean = st.Mean
+		st.TrainMean, st.TrainStd = st.Mean, st.Scale
 		row[f] = float64(i) * 1.5
 	}
 	srv := httptest.NewServer(newSidecar(st).routes())
