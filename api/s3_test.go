@@ -106,13 +106,10 @@ func TestStorageDownIs503(t *testing.T) {
 	}
 }
 
-// TestS3ServerErrorsAre503 runs the registry on S3 through an HTTP proxy
-// that, while told to, answers every S3 request with an S3 error: 503
-// SlowDown, 503 ServiceUnavailable, 500 InternalError. Requests that need
-// storage then answer 503 UNAVAILABLE (retryable) without the S3 error in
-// the body, where they answered 500 UNKNOWN, and all is well again once
-// S3 is.
-func TestS3ServerErrorsAre503(t *testing.T) {
+// s3Target returns the test S3 server's endpoint, for a proxy in front of
+// it; the test fails (or skips, outside NORMREG_TEST_REQUIRE) without one.
+func s3Target(t *testing.T) *url.URL {
+	t.Helper()
 	if b := s3Backend(t); b.unavailable != "" {
 		registrytest.Unavailable(t, "%s", b.unavailable)
 	}
@@ -120,6 +117,17 @@ func TestS3ServerErrorsAre503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return target
+}
+
+// TestS3ServerErrorsAre503 runs the registry on S3 through an HTTP proxy
+// that, while told to, answers every S3 request with an S3 error: 503
+// SlowDown, 503 ServiceUnavailable, 500 InternalError. Requests that need
+// storage then answer 503 UNAVAILABLE (retryable) without the S3 error in
+// the body, where they answered 500 UNKNOWN, and all is well again once
+// S3 is.
+func TestS3ServerErrorsAre503(t *testing.T) {
+	target := s3Target(t)
 	type s3Error struct {
 		status int
 		code   string
@@ -160,13 +168,7 @@ func TestS3ServerErrorsAre503(t *testing.T) {
 // ("invalid safetensors: ... unexpected EOF"), a scaler-missing refusal, or
 // 500 UNKNOWN.
 func TestS3BodyCutOffDuringChecksIs503(t *testing.T) {
-	if b := s3Backend(t); b.unavailable != "" {
-		registrytest.Unavailable(t, "%s", b.unavailable)
-	}
-	target, err := url.Parse(os.Getenv("NORMREG_TEST_S3_ENDPOINT"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	target := s3Target(t)
 	var cut atomic.Pointer[string] // the hex digest whose GETs are cut off
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	s3Server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
