@@ -56,8 +56,12 @@ func scrub(ctx context.Context, args []string, getenv func(string) string, stdou
 				state(o.Removed, "orphan"), o.Key, o.Size, o.Modified.UTC().Format(time.RFC3339))
 		})
 	}
-	fmt.Fprintf(stderr, "scrub: %d blobs checked, %d corrupt; %d orphan blob data objects (%d bytes) older than %s\n",
-		checked, corrupt, orphans, orphanBytes, *ttl)
+	orphansDone := ""
+	if *remove && orphans > 0 {
+		orphansDone = ", removed"
+	}
+	fmt.Fprintf(stderr, "scrub: %d blobs checked, %d corrupt; %d orphan blob data objects (%d bytes) older than %s%s\n",
+		checked, corrupt, orphans, orphanBytes, *ttl, orphansDone)
 	switch {
 	case err != nil:
 		return err

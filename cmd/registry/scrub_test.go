@@ -61,7 +61,7 @@ func TestScrubCommand(t *testing.T) {
 	}{
 		{nil, "corrupt " + damaged.String() + ": digest mismatch", "2 blobs checked, 1 corrupt; 1 orphan blob data objects (7 bytes) older than 1h0m0s", "1 corrupt blob(s): run scrub --remove"},
 		{nil, "orphan blobdata/old: 7 bytes", "", "1 corrupt blob(s): run scrub --remove"},
-		{[]string{"--remove"}, "removed " + damaged.String(), "2 blobs checked, 1 corrupt; 1 orphan", "1 corrupt blob(s) removed"},
+		{[]string{"--remove"}, "removed " + damaged.String(), "2 blobs checked, 1 corrupt; 1 orphan blob data objects (7 bytes) older than 1h0m0s, removed", "1 corrupt blob(s) removed"},
 		{[]string{"--storage", "file://" + root}, "", "1 blobs checked, 0 corrupt; 0 orphan", ""},
 		{[]string{"--upload-ttl", "1ns"}, "orphan blobdata/fresh: 7 bytes", "1 blobs checked, 0 corrupt; 1 orphan", ""},
 		{[]string{"--upload-ttl", "0s"}, "", "", "--upload-ttl 0s: must be positive"},
