@@ -35,13 +35,20 @@ import (
 
 // blobKey is where the bytes of d are kept.
 func blobKey(d artifact.Digest) string {
-	return "blobs/" + digestPath(d)
+	return blobsDir + digestPath(d)
 }
+
+// blobsDir holds the blobs stored under their own key, blobRefsDir the
+// references to blobs held as upload data.
+const (
+	blobsDir    = "blobs/"
+	blobRefsDir = "blobrefs/"
+)
 
 // blobRefKey is where the reference to blob d's data is kept, when its
 // bytes are not at blobKey(d).
 func blobRefKey(d artifact.Digest) string {
-	return "blobrefs/" + digestPath(d)
+	return blobRefsDir + digestPath(d)
 }
 
 // blobDataDir holds the blob data of all uploads.

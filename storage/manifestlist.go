@@ -21,24 +21,20 @@ func (m *Manifests) List(ctx context.Context, repo string) ([]ManifestInfo, erro
 	if err := artifact.ValidateRepository(repo); err != nil {
 		return nil, err
 	}
-	dir := manifestsDir(repo)
 	infos := []ManifestInfo{}
-	for _, alg := range []artifact.Algorithm{artifact.SHA256, artifact.SHA512} { // Driver.List lists objects, not folders
-		alg := string(alg)
-		err := listAll(ctx, m.d, dir+alg+"/", func(hex string) error {
-			info, err := m.d.Stat(ctx, dir+alg+"/"+hex)
-			if errors.Is(err, ErrNotFound) { // deleted since listed
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			infos = append(infos, ManifestInfo{Digest: artifact.Digest(alg + ":" + hex), Pushed: info.Modified})
+	err := listDigests(ctx, m.d, manifestsDir(repo), func(d artifact.Digest) error {
+		info, err := m.d.Stat(ctx, manifestKey(repo, d))
+		if errors.Is(err, ErrNotFound) { // deleted since listed
 			return nil
-		})
-		if err != nil {
-			return nil, err
 		}
+		if err != nil {
+			return err
+		}
+		infos = append(infos, ManifestInfo{Digest: d, Pushed: info.Modified})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return infos, nil
 }

@@ -46,31 +46,22 @@ func (b *Blobs) Scrub(ctx context.Context, remove bool, found func(CorruptBlob))
 		found(c)
 		return nil
 	}
-	for _, alg := range []artifact.Algorithm{artifact.SHA256, artifact.SHA512} {
-		// Blobs under their own key, then those held by reference (unless
-		// their own key exists too: checked already).
-		err := listAll(ctx, b.d, "blobs/"+string(alg)+"/", func(hex string) error {
-			d := artifact.Digest(string(alg) + ":" + hex)
-			return check(d, blobKey(d))
+	// Blobs under their own key, then those held by reference (unless their
+	// own key exists too: checked already).
+	err := listDigests(ctx, b.d, blobsDir, func(d artifact.Digest) error { return check(d, blobKey(d)) })
+	if err == nil {
+		err = listDigests(ctx, b.d, blobRefsDir, func(d artifact.Digest) error {
+			key, _, _, err := locateBlob(ctx, b.d, d)
+			if errors.Is(err, ErrNotFound) || err == nil && key == blobKey(d) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			return check(d, key)
 		})
-		if err == nil {
-			err = listAll(ctx, b.d, "blobrefs/"+string(alg)+"/", func(hex string) error {
-				d := artifact.Digest(string(alg) + ":" + hex)
-				key, _, _, err := locateBlob(ctx, b.d, d)
-				if errors.Is(err, ErrNotFound) || err == nil && key == blobKey(d) {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				return check(d, key)
-			})
-		}
-		if err != nil {
-			return checked, err
-		}
 	}
-	return checked, nil
+	return checked, err
 }
 
 // verifyKey hashes the object at key against digest d.
@@ -161,13 +152,10 @@ func (b *Blobs) namedData(ctx context.Context) (map[string]bool, error) {
 		named[sum.Data] = true
 		return err
 	})
-	for _, alg := range []artifact.Algorithm{artifact.SHA256, artifact.SHA512} {
-		if err != nil {
-			return nil, err
-		}
-		err = listAll(ctx, b.d, "blobrefs/"+string(alg)+"/", func(hex string) error {
+	if err == nil {
+		err = listDigests(ctx, b.d, blobRefsDir, func(d artifact.Digest) error {
 			var ref blobRef
-			err := read(blobRefKey(artifact.Digest(string(alg)+":"+hex)), &ref)
+			err := read(blobRefKey(d), &ref)
 			named[ref.Key] = true
 			return err
 		})

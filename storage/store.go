@@ -67,6 +67,21 @@ func listAll(ctx context.Context, d Driver, dir string, fn func(name string) err
 	}
 }
 
+// listDigests calls fn with every digest stored under dir as
+// dir/<alg>/<hex> (see digestPath), algorithm by algorithm, in order:
+// Driver.List lists objects, not folders, so each algorithm is listed.
+func listDigests(ctx context.Context, d Driver, dir string, fn func(artifact.Digest) error) error {
+	for _, alg := range []artifact.Algorithm{artifact.SHA256, artifact.SHA512} {
+		err := listAll(ctx, d, dir+string(alg)+"/", func(hex string) error {
+			return fn(artifact.Digest(string(alg) + ":" + hex))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // listNames returns every name in dir, in order.
 func listNames(ctx context.Context, d Driver, dir string) ([]string, error) {
 	var names []string
