@@ -125,6 +125,12 @@ func send(t *testing.T, hc *http.Client, req *http.Request) response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return readResponse(t, resp)
+}
+
+// readResponse reads resp whole and closes its body.
+func readResponse(t *testing.T, resp *http.Response) response {
+	t.Helper()
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {

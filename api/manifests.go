@@ -102,7 +102,8 @@ func (s *server) manifestPut(c echo.Context, r route) error {
 }
 
 // readManifest reads a manifest PUT's body (at most manifest.MaxSize bytes;
-// one that ends before its Content-Length is ErrManifestInvalid), parses it against the request's Content-Type and computes its digest as
+// one that ends before its Content-Length is ErrManifestInvalid), parses it
+// against the request's Content-Type and computes its digest as
 // manifestDigest does.
 func readManifest(req *http.Request, want artifact.Digest) (*manifest.Manifest, storage.Manifest, error) {
 	data, err := io.ReadAll(io.LimitReader(requestBody(req, manifest.ErrManifestInvalid), manifest.MaxSize+1))

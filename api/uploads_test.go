@@ -129,10 +129,5 @@ func (r *registry) sendShort(t *testing.T, method, path string, length, sent int
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: body}
+	return readResponse(t, resp)
 }
