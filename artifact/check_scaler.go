@@ -175,6 +175,10 @@ func checkScalerInvalid(b *Bundle) Findings {
 	if s.WithStd && s.Scale == nil {
 		fs = append(fs, refusal(ScalerInvalid, fixRefitScaler, "with_std is true but scale_ is missing"))
 	}
+	if s.WithStd && s.Scale != nil && s.Var == nil {
+		fs = append(fs, refusal(ScalerInvalid, fixScalerFile,
+			"scale_ without var_: a StandardScaler fitted with with_std keeps both, so this is another scaler's scale_ (MinMaxScaler, MaxAbsScaler and RobustScaler keep no var_, and their transform is not (x - mean_) / scale_)"))
+	}
 	if lengths := scalerLengths(s); lengths != "" {
 		fs = append(fs, refusal(ScalerInvalid, fixRefitScaler, "the scaler's arrays have different lengths: %s", lengths))
 	}
