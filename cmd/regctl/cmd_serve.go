@@ -158,6 +158,9 @@ func (s *sidecar) apply(rows []map[string]float64) ([][]float64, error) {
 	out := make([][]float64, len(rows))
 	for i, row := range rows {
 		z, err := s.st.StandardizeRow(row)
+		if err == nil {
+			err = s.overflow(row, z)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("row %d: %w", i, err)
 		}
@@ -173,6 +176,19 @@ func (s *sidecar) apply(rows []map[string]float64) ([][]float64, error) {
 		s.m.Add(raw)
 	}
 	return out, nil
+}
+
+// overflow names the first feature of row whose standardised value z is
+// past float64's range (a huge value and a scale_ below 1), which JSON
+// cannot carry.
+func (s *sidecar) overflow(row map[string]float64, z []float64) error {
+	for i, v := range z {
+		if math.IsInf(v, 0) {
+			f := s.st.Features[i]
+			return fmt.Errorf("feature %q: %v standardises to %v, past float64's range", f, row[f], v)
+		}
+	}
+	return nil
 }
 
 // columnsToRows turns columns of equal length into rows.

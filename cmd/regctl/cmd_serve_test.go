@@ -139,6 +139,36 @@ func TestServeStandardizes(t *testing.T) {
 	}
 }
 
+// testSidecar serves a sidecar over three features, each with mean 0 and
+// scale 0.5, and returns its URL.
+func testSidecar(t *testing.T) string {
+	t.Helper()
+	st := &artifact.Standardizer{Features: []string{"zeta", "alpha", "mid"}, Mean: []float64{0, 0, 0},
+		Scale: []float64{0.5, 0.5, 0.5}, TrainMean: []float64{0, 0, 0}, TrainStd: []float64{0.5, 0.5, 0.5}}
+	srv := httptest.NewServer(newSidecar(st).routes())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestServeRefusesOverflow sends a value that standardises past float64's
+// range: a 400 naming the row and feature (JSON has no Inf; the answer was
+// a 200 with an empty body), and nothing added to the statistics.
+func TestServeRefusesOverflow(t *testing.T) {
+	base := testSidecar(t)
+	postRaw(t, base+"/v1/standardize", `{"rows":[{"zeta":1,"alpha":2,"mid":3},{"zeta":1,"alpha":1.7e308,"mid":3}]}`,
+		http.StatusBadRequest, `row 1: feature "alpha": 1.7e+308 standardises to +Inf, past float64's range`)
+	postRaw(t, base+"/v1/standardize", `{"columns":{"zeta":[-1.7e308],"alpha":[2],"mid":[3]}}`,
+		http.StatusBadRequest, `row 0: feature "zeta": -1.7e+308 standardises to -Inf`)
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); !strings.Contains(string(b), "normreg_rows_total 0\n") {
+		t.Errorf("metrics after refused requests:\n%s", b)
+	}
+}
+
 // postRaw posts the JSON text body and wants status and an answer (its
 // "error" when it has one) containing want.
 func postRaw(t *testing.T, url, body string, status int, want string) {
