@@ -210,24 +210,22 @@ func columnsToRows(cols map[string][]float64) ([]map[string]float64, error) {
 	return rows, nil
 }
 
-// response shapes standardised rows as rows of named values or as columns.
+// response shapes standardised rows as rows of named values or as columns,
+// each object's names in the model's feature order.
 func (s *sidecar) response(out [][]float64, columns bool) any {
 	if columns {
-		cols := make(map[string][]float64, len(s.st.Features))
-		for i, f := range s.st.Features {
-			cols[f] = make([]float64, len(out))
+		cols := make([][]float64, len(s.st.Features))
+		for i := range cols {
+			cols[i] = make([]float64, len(out))
 			for r := range out {
-				cols[f][r] = out[r][i]
+				cols[i][r] = out[r][i]
 			}
 		}
-		return map[string]any{"columns": cols}
+		return map[string]any{"columns": namedValues[[]float64]{s.st.Features, cols}}
 	}
-	rows := make([]map[string]float64, len(out))
+	rows := make([]namedValues[float64], len(out))
 	for r, z := range out {
-		rows[r] = make(map[string]float64, len(z))
-		for i, f := range s.st.Features {
-			rows[r][f] = z[i]
-		}
+		rows[r] = namedValues[float64]{s.st.Features, z}
 	}
 	return map[string]any{"rows": rows}
 }

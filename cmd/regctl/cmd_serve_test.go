@@ -169,6 +169,16 @@ func TestServeRefusesOverflow(t *testing.T) {
 	}
 }
 
+// TestServeAnswersInFeatureOrder checks that the names of the answer's
+// objects come in the model's feature order, as the request's, not sorted.
+func TestServeAnswersInFeatureOrder(t *testing.T) {
+	base := testSidecar(t)
+	postRaw(t, base+"/v1/standardize", `{"rows":[{"mid":3,"alpha":2,"zeta":1}]}`,
+		http.StatusOK, `{"rows":[{"zeta":2,"alpha":4,"mid":6}]}`)
+	postRaw(t, base+"/v1/standardize", `{"columns":{"alpha":[2,0.5],"mid":[3,1],"zeta":[1,-1]}}`,
+		http.StatusOK, `{"columns":{"zeta":[2,-2],"alpha":[4,1],"mid":[6,2]}}`)
+}
+
 // postRaw posts the JSON text body and wants status and an answer (its
 // "error" when it has one) containing want.
 func postRaw(t *testing.T, url, body string, status int, want string) {

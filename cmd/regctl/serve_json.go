@@ -67,3 +67,31 @@ func numbers(raw json.RawMessage) ([]float64, error) {
 	}
 	return out, nil
 }
+
+// namedValues is a JSON object of names[i] to values[i] written in the
+// order of names (encoding/json sorts a map's keys: a client that reads an
+// answer's values in order would get the features alphabetically).
+type namedValues[V any] struct {
+	names  []string
+	values []V
+}
+
+// MarshalJSON implements json.Marshaler.
+func (n namedValues[V]) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, name := range n.names {
+		k, err := json.Marshal(name)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(n.values[i])
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, k...), ':'), v...)
+	}
+	return append(b, '}'), nil
+}
