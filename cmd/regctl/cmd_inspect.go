@@ -106,8 +106,7 @@ func (in inspection) write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "bundle\t%s@%s\n", strings.SplitN(in.Ref, "@", 2)[0], in.Digest)
 	fmt.Fprintf(tw, "model\t%s\nmode\t%s\npreprocessing\t%s\n", in.Model, orUnset(string(in.Mode)), orUnset(string(in.Preprocessing)))
-	fmt.Fprintf(tw, "features\t%d: %s\n", len(in.Features), strings.Join(in.Features, ", "))
-	fmt.Fprintf(tw, "input\t%s axis %d, size %d\n", in.InputTensor, in.InputAxis, in.InputSize)
+	fmt.Fprintf(tw, "features\t%s\ninput\t%s\n", in.featuresLine(), in.inputLine())
 	fmt.Fprintf(tw, "training\tbatch size %d, BatchNorm frozen %v, parent %s\n", in.BatchSize, in.BNFrozen, orUnset(in.Parent))
 	for _, k := range slices.Sorted(maps.Keys(in.Labels)) {
 		fmt.Fprintf(tw, "label\t%s=%s\n", k, in.Labels[k])
@@ -131,6 +130,22 @@ func (in inspection) write(w io.Writer) error {
 		fmt.Fprintf(tw, "  %s\n", f)
 	}
 	return tw.Flush()
+}
+
+// featuresLine renders the feature schema, or says that none was declared.
+func (in inspection) featuresLine() string {
+	if len(in.Features) == 0 {
+		return "(unset: the scaler's feature names are not checked against the model's)"
+	}
+	return fmt.Sprintf("%d: %s", len(in.Features), strings.Join(in.Features, ", "))
+}
+
+// inputLine renders the input tensor, or says that none was declared.
+func (in inspection) inputLine() string {
+	if in.InputTensor == "" {
+		return "(unset: the feature count is not checked against the model)"
+	}
+	return fmt.Sprintf("%s axis %d, size %d", in.InputTensor, in.InputAxis, in.InputSize)
 }
 
 // orUnset shows an empty value as "(unset)".
