@@ -16,6 +16,10 @@ import (
 // normreg.* metadata, or two declarations exclude each other.
 var ErrConflict = errors.New("declaration conflicts")
 
+// ErrUndeclared: a fact the bundle needs is neither declared nor in the
+// weights' normreg.* metadata.
+var ErrUndeclared = errors.New("declaration missing")
+
 // Declared is what the pusher declares about a bundle: regctl push's flags.
 // Zero values are "not declared"; the weights' normreg.* metadata then
 // supplies the fact, and a declared value that contradicts the metadata is
@@ -52,8 +56,8 @@ type Built struct {
 // scaler file's exact bytes (nil for none) and the declared facts. A given
 // WeightsDigest is taken on trust: the weights layer is described with it. The same inputs always give the same bytes.
 // It does not run the checks (see Check): a bundle that the checks refuse
-// can be built, so the refusal can be reported. Errors wrap ErrConflict or
-// ErrInvalidBundle.
+// can be built, so the refusal can be reported. Errors wrap ErrConflict,
+// ErrUndeclared or ErrInvalidBundle.
 func Build(weights io.ReaderAt, size int64, scaler []byte, d Declared) (*Built, error) {
 	if d.NoScaler && scaler != nil {
 		return nil, fmt.Errorf("%w: a scaler is given and preprocessing is declared none", ErrConflict)
@@ -64,6 +68,9 @@ func Build(weights io.ReaderAt, size int64, scaler []byte, d Declared) (*Built, 
 	}
 	d, err = mergeMetadata(d, wf.header.Metadata)
 	if err != nil {
+		return nil, err
+	}
+	if d, err = bindScaler(d, scaler, wf.header); err != nil {
 		return nil, err
 	}
 	if d.InputTensor != "" {
@@ -201,6 +208,44 @@ func mergeMetadata(d Declared, raw map[string]string) (Declared, error) {
 	d.BatchSize = pick(&errs, "--batch-size", "normreg.batch_size", d.BatchSize, md.BatchSize)
 	d.BNFrozen = pick(&errs, "--bn-frozen", "normreg.bn_frozen", flagText(d.BNFrozen), metaText(md.BNFrozen)) == "true"
 	return d, errors.Join(errs...)
+}
+
+// bindScaler completes d for a bundle with the given scaler (nil for none):
+// with no feature schema declared, the scaler's feature_names_in_ become the
+// schema; and an input tensor must be declared, since without one nothing
+// checks the scaler's feature count against the model (the error names the
+// tensors of h that would fit). A scaler that does not parse is left to the
+// checks, which refuse it as scaler-invalid.
+func bindScaler(d Declared, scaler []byte, h *artifact.SafetensorsHeader) (Declared, error) {
+	if scaler == nil {
+		return d, nil
+	}
+	s, err := artifact.ParseScaler(scaler)
+	if err != nil {
+		return d, nil
+	}
+	if len(d.Features) == 0 {
+		d.Features = s.FeatureNames
+	}
+	if d.InputTensor == "" {
+		return d, fmt.Errorf("%w: a scaler is given but no input tensor is declared (--input-tensor NAME, or %s in the weights' metadata), so nothing would check that its %d features are the model's inputs; %s",
+			ErrUndeclared, artifact.MetaInputTensor, s.FeatureCount(), inputCandidates(h, d.InputAxis, int64(s.FeatureCount())))
+	}
+	return d, nil
+}
+
+// inputCandidates names the tensors of h whose axis has size n.
+func inputCandidates(h *artifact.SafetensorsHeader, axis int, n int64) string {
+	var names []string
+	for _, t := range h.Tensors {
+		if axis < len(t.Shape) && t.Shape[axis] == n {
+			names = append(names, t.Name)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("no tensor of the weights has %d entries on axis %d: is the scaler the model's?", n, axis)
+	}
+	return fmt.Sprintf("tensors with %d entries on axis %d: %s", n, axis, strings.Join(names, ", "))
 }
 
 // flagText is a boolean flag as pick compares it: "" when not given.

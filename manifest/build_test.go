@@ -171,6 +171,40 @@ func TestBuildRefusesUnknownInputTensor(t *testing.T) {
 	}
 }
 
+// A scaler with no input tensor declared is refused, naming the tensors
+// that would fit; without a scaler none is needed.
+func TestBuildWithScalerNeedsInputTensor(t *testing.T) {
+	d := declared()
+	d.InputTensor = ""
+	w := weights(nil, trained)
+	_, err := manifest.Build(bytes.NewReader(w), int64(len(w)), scaler(), d)
+	if !errors.Is(err, manifest.ErrUndeclared) {
+		t.Fatalf("a scaler without an input tensor: err = %v, want ErrUndeclared", err)
+	}
+	for _, want := range []string{"--input-tensor", "normreg.input_tensor", "its 3 features", "tensors with 3 entries on axis 1: net.0.weight"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+	d.InputAxis = 0
+	if _, err := manifest.Build(bytes.NewReader(w), int64(len(w)), scaler(), d); err == nil || !strings.Contains(err.Error(), "no tensor of the weights has 3 entries on axis 0") {
+		t.Errorf("no tensor fits: err = %v", err)
+	}
+	d.NoScaler = true
+	build(t, w, nil, d)
+}
+
+// With no feature schema declared, the scaler's feature_names_in_ become it.
+func TestBuildTakesFeaturesFromScaler(t *testing.T) {
+	d := declared()
+	d.Features = nil
+	b := build(t, weights(nil, trained), scaler(), d)
+	c, _ := manifest.ParseConfig(b.Blobs[b.Manifest.Config.Digest])
+	if !slices.Equal(c.GetFeatures(), features) {
+		t.Errorf("features %q, want the scaler's %q", c.GetFeatures(), features)
+	}
+}
+
 // The built manifest is plain OCI: its JSON has exactly the fields a registry expects.
 func TestBuiltManifestJSON(t *testing.T) {
 	b := build(t, weights(nil, trained), scaler(), declared())

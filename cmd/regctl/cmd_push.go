@@ -243,7 +243,7 @@ func (p *pusher) build(weights artifact.Digest) (*manifest.Built, error) {
 	decl := p.decl
 	decl.WeightsDigest = weights
 	built, err := manifest.Build(p.w, p.size, p.scaler, decl)
-	if errors.Is(err, manifest.ErrConflict) || errors.Is(err, manifest.ErrInvalidBundle) {
+	if errors.Is(err, manifest.ErrConflict) || errors.Is(err, manifest.ErrUndeclared) || errors.Is(err, manifest.ErrInvalidBundle) {
 		return nil, usageError("%s: %w", p.opts.weights, err)
 	}
 	return built, err

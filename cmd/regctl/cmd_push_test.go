@@ -412,6 +412,24 @@ func TestPushUnreadableScaler(t *testing.T) {
 	}
 }
 
+// TestPushScalerWithoutInputTensor: a scaler with no input tensor declared
+// (no --input-tensor, no normreg.input_tensor) stops the push before anything
+// is sent, exit 1, naming the tensor that would fit: nothing else would check
+// the scaler's feature count against the model.
+func TestPushScalerWithoutInputTensor(t *testing.T) {
+	host, root := registrytest.Normreg(t)
+	env := map[string]string{"REGCTL_REGISTRY": host, "XDG_CACHE_HOME": t.TempDir()}
+	opts := bigBundle(t, env)
+	opts.inputTensor = ""
+	r := regctl(t, env, "", opts.args("team/big:v1")...)
+	if r.code != exitError || !strings.Contains(r.stderr, "no input tensor is declared") || !strings.Contains(r.stderr, "tensors with 3 entries on axis 1: net.0.weight") {
+		t.Errorf("push without --input-tensor: exit %d, stderr %q; want exit 1 naming net.0.weight", r.code, r.stderr)
+	}
+	if files := uploaded(root); len(files) != 0 {
+		t.Fatalf("a push without an input tensor left %v in the registry", files)
+	}
+}
+
 // TestPushPrintsFindingsOnce: a warning is printed once whichever way the
 // weights go (streamed into normreg, hashed first for distribution).
 func TestPushPrintsFindingsOnce(t *testing.T) {
