@@ -145,7 +145,7 @@ var (
 )
 
 // TestBadBundlesPushedWithOras pushes bundles that regctl would refuse with
-// oras (scaler layer removed, scaler swapped, train mode, NaN scaler, stale
+// oras (scaler layer removed, BatchNorm stats layer removed, scaler swapped, train mode, NaN scaler, stale
 // BatchNorm against a parent read from the same repository): each is
 // refused with MANIFEST_INVALID and its finding id, and nothing of it
 // becomes visible: no manifest, no tag, no referrer entry.
@@ -162,6 +162,7 @@ func TestBadBundlesPushedWithOras(t *testing.T) {
 		want   artifact.CheckID
 	}{
 		{"no-scaler", mlp, []string{weightsLayer, bnLayer}, artifact.ScalerMissing},
+		{"no-bnstats", mlp, []string{weightsLayer, scalerLayer}, artifact.BNMissing},
 		{"swapped-scaler", mlp, []string{weightsLayer, "other-scaler.json:" + manifest.MediaTypeScaler, bnLayer}, artifact.ScalerMismatch},
 		{"train", buildFixture(t, "mode-train", nil), []string{weightsLayer, scalerLayer, bnLayer}, artifact.ModeTrained},
 		{"nan", buildFixture(t, "scaler-nan", nil), []string{weightsLayer, scalerLayer, bnLayer}, artifact.ScalerInvalid},

@@ -12,6 +12,7 @@ const (
 	suffixRunningVar  = ".running_var"
 	suffixTracked     = ".num_batches_tracked"
 	suffixWeight      = ".weight"
+	suffixBias        = ".bias"
 )
 
 // BNLayerNames returns the BatchNorm layers of a weights header: every
@@ -40,13 +41,14 @@ func bnPrefix(name string) (string, bool) {
 	return "", false
 }
 
-// ReadBNStats extracts every BatchNorm layer's running statistics from a
-// weights file streamed through r, positioned at the start of the data
-// buffer (as ReadSafetensorsHeader leaves it). Only the statistics tensors
-// are held in memory. A layer lacking running_mean or running_var is still
-// returned, with that slice nil, for the checks to report as bn-missing.
+// ReadBNStats extracts every BatchNorm layer's running statistics and
+// affine weight and bias from a weights file streamed through r, positioned
+// at the start of the data buffer (as ReadSafetensorsHeader leaves it). Only
+// those tensors are held in memory. A layer lacking running_mean or
+// running_var is still returned, with that slice nil, for the checks to
+// report as bn-missing.
 func ReadBNStats(h *SafetensorsHeader, r io.Reader) (*BNStats, error) {
-	vals, err := ReadTensors(h, r, isBNStat)
+	vals, err := ReadTensors(h, r, bnTensors(h))
 	if err != nil {
 		return nil, err
 	}
@@ -55,24 +57,39 @@ func ReadBNStats(h *SafetensorsHeader, r io.Reader) (*BNStats, error) {
 
 // ReadBNStatsAt is ReadBNStats over random access to the whole file.
 func ReadBNStatsAt(h *SafetensorsHeader, ra io.ReaderAt) (*BNStats, error) {
-	vals, err := ReadTensorsAt(h, ra, isBNStat)
+	vals, err := ReadTensorsAt(h, ra, bnTensors(h))
 	if err != nil {
 		return nil, err
 	}
 	return bnStatsFrom(h, vals)
 }
 
-// isBNStat reports whether a tensor is a BatchNorm running statistic.
-func isBNStat(name string) bool {
-	_, ok := bnPrefix(name)
-	return ok
+// bnTensors returns whether a tensor of h is one ReadBNStats reads: a
+// BatchNorm layer's running statistic, weight or bias.
+func bnTensors(h *SafetensorsHeader) func(name string) bool {
+	layers := map[string]bool{}
+	for _, name := range BNLayerNames(h) {
+		layers[name] = true
+	}
+	return func(name string) bool {
+		if _, ok := bnPrefix(name); ok {
+			return true
+		}
+		for _, suffix := range []string{suffixWeight, suffixBias} {
+			if p, ok := strings.CutSuffix(name, suffix); ok && layers[p] {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // bnStatsFrom assembles the layers from the statistics' values.
 func bnStatsFrom(h *SafetensorsHeader, vals map[string][]float64) (*BNStats, error) {
 	s := &BNStats{}
 	for _, name := range BNLayerNames(h) {
-		l := BNLayer{Name: name, RunningMean: vals[name+suffixRunningMean], RunningVar: vals[name+suffixRunningVar]}
+		l := BNLayer{Name: name, RunningMean: vals[name+suffixRunningMean], RunningVar: vals[name+suffixRunningVar],
+			Weight: vals[name+suffixWeight], Bias: vals[name+suffixBias]}
 		if tracked, ok := vals[name+suffixTracked]; ok {
 			if len(tracked) != 1 {
 				return nil, fmt.Errorf("%w: %s%s has %d elements, want 1", ErrInvalidSafetensors, name, suffixTracked, len(tracked))

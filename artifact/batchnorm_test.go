@@ -16,8 +16,8 @@ import (
 func bnFile(t *testing.T) []byte {
 	return buildSafetensors(t, map[string]string{"format": "pt"},
 		stTensor{"conv.weight", "F32", []int64{2, 2}, f32(1, 2, 3, 4)},
-		stTensor{"net.1.weight", "F32", []int64{3}, f32(1, 1, 1)},
-		stTensor{"net.1.bias", "F32", []int64{3}, f32(0, 0, 0)},
+		stTensor{"net.1.weight", "F32", []int64{3}, f32(1, 0.5, 1)},
+		stTensor{"net.1.bias", "F32", []int64{3}, f32(0, 0.25, 0)},
 		stTensor{"net.1.running_mean", "F32", []int64{3}, f32(0.5, -1, 2)},
 		stTensor{"net.1.running_var", "F32", []int64{3}, f32(1, 2, 3)},
 		stTensor{"net.1.num_batches_tracked", "I64", nil, i64(160)},
@@ -29,7 +29,7 @@ func bnFile(t *testing.T) []byte {
 
 func TestReadBNStats(t *testing.T) {
 	file := bnFile(t)
-	want := "[{net.1 3 [0.5 -1 2] [1 2 3] 160 true} {net.4 2 [0 1] [1 2] 0 false} {half 2 [1 2] [] 0 false}]"
+	want := "[{net.1 3 [0.5 -1 2] [1 2 3] 160 true [1 0.5 1] [0 0.25 0]} {net.4 2 [0 1] [1 2] 0 false [] []} {half 2 [1 2] [] 0 false [] []}]"
 	h, r := mustHeader(t, file)
 	if got := fmt.Sprint(BNLayerNames(h)); got != "[net.1 net.4 half]" {
 		t.Errorf("BNLayerNames = %s", got)
@@ -47,8 +47,8 @@ func TestReadBNStats(t *testing.T) {
 			t.Errorf("layers %s\nwant   %s", got, want)
 		}
 	}
-	if l, ok := stream.Layer("half"); !ok || l.RunningVar != nil {
-		t.Errorf("Layer(half) = %+v, %v; want running_var nil", l, ok)
+	if l, ok := stream.Layer("half"); !ok || l.RunningVar != nil || l.Weight != nil {
+		t.Errorf("Layer(half) = %+v, %v; want running_var and weight nil", l, ok)
 	}
 	if _, ok := stream.Layer("conv"); ok {
 		t.Error("conv reported as a BatchNorm layer")

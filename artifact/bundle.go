@@ -40,7 +40,8 @@ type Bundle struct {
 	ScalerReadErr   error    // why the scaler layer could not be fetched or parsed
 	WeightsScaler   string   // hex sha256 from the weights metadata normreg.scaler.sha256, or ""
 	WeightsDigest   Digest   // digest of the weights layer
-	BNLayer         *BNStats // statistics from the bnstats layer; nil when absent
+	BNStatsLayer    Digest   // digest of the bnstats layer; "" when the bundle has none
+	BNLayer         *BNStats // statistics from the bnstats layer; nil when absent or unreadable
 	BNWeights       *BNStats // statistics extracted from the weights; nil when not read
 	BNFrozen        bool     // BatchNorm declared frozen during fine-tuning
 	Parent          *Parent  // the parent bundle when fine-tuned; nil otherwise
@@ -83,4 +84,7 @@ type BNLayer struct {
 	RunningVar        []float64
 	NumBatchesTracked int64
 	HasTracked        bool // the weights carry num_batches_tracked
+	// The affine parameters (gamma and beta); nil when the layer has none
+	// (affine=False), or in a stats layer written without them.
+	Weight, Bias []float64
 }

@@ -10,6 +10,7 @@ const (
 	fixExportBuffers = "export the whole state_dict (model.state_dict() includes the running_mean and running_var buffers) and push with regctl, which extracts them"
 	fixRetrainBN     = "train with BatchNorm in train mode (model.train()) so it updates its running statistics, then call model.eval() and export"
 	fixFinetuneBN    = "re-run fine-tuning with BatchNorm in train mode, or push with --bn-frozen if BatchNorm was frozen on purpose"
+	fixPushStats     = "push again with regctl, which extracts the stats layer from the weights"
 	fixSmallBatch    = "train with a batch size of at least 16, or freeze BatchNorm, or use GroupNorm or LayerNorm"
 	// minBNBatch is the smallest batch size BatchNorm statistics are trusted from.
 	minBNBatch = 16
@@ -53,12 +54,18 @@ func eachBNLayer(b *Bundle, f func(BNLayer) (Finding, bool)) Findings {
 	return fs
 }
 
-// checkBNMissing refuses BatchNorm layers without running statistics.
+// checkBNMissing refuses BatchNorm layers without running statistics, and
+// weights with BatchNorm layers in a bundle without a stats layer.
 func checkBNMissing(b *Bundle) Findings {
-	return eachBNLayer(b, func(l BNLayer) (Finding, bool) {
+	fs := eachBNLayer(b, func(l BNLayer) (Finding, bool) {
 		missing := l.missingStats()
 		return refusal(BNMissing, fixExportBuffers, "BatchNorm layer %s has no %s", l.Name, missing), missing != ""
 	})
+	if b.BNStatsLayer == "" && b.BNWeights != nil && len(b.BNWeights.Layers) > 0 {
+		fs = append(fs, refusal(BNMissing, fixPushStats, "the weights have %d BatchNorm layers (%s) but the bundle has no BatchNorm stats layer",
+			len(b.BNWeights.Layers), list(b.BNWeights.layerNames(func(BNLayer) bool { return true }))))
+	}
+	return fs
 }
 
 // missingStats names the running statistics the layer lacks, or "".
@@ -117,13 +124,32 @@ func checkBNStale(b *Bundle) Findings {
 			"%d of %d BatchNorm layers were never updated (num_batches_tracked 0, or running_mean all 0 and running_var all 1): %s",
 			len(stale), len(s.Layers), list(stale)))
 	}
-	if p := b.Parent; p != nil && p.BN != nil && !b.BNFrozen && len(s.Layers) > 0 &&
-		b.WeightsDigest != "" && b.WeightsDigest != p.WeightsDigest && sameStats(s, p.BN) {
+	p := b.Parent
+	if p == nil || p.BN == nil || b.BNFrozen || len(s.Layers) == 0 || b.WeightsDigest == "" || b.WeightsDigest == p.WeightsDigest {
+		return fs
+	}
+	if sameStats(s, p.BN) {
 		fs = append(fs, refusal(BNStale, fixFinetuneBN,
 			"the weights changed from parent bundle %s (%s, now %s) but the running statistics and num_batches_tracked of all %d BatchNorm layers are identical to the parent's: BatchNorm was left in eval mode while fine-tuning",
 			p.Digest, p.WeightsDigest, b.WeightsDigest, len(s.Layers)))
+	} else if kept := keptParentStats(s, p.BN); len(kept) > 0 {
+		fs = append(fs, refusal(BNStale, fixFinetuneBN,
+			"%d of %d BatchNorm layers kept the running statistics and num_batches_tracked of parent bundle %s while their weight and bias were trained: %s; they were left in eval mode while fine-tuning",
+			len(kept), len(s.Layers), p.Digest, list(kept)))
 	}
 	return fs
+}
+
+// keptParentStats names the layers of s whose running statistics and
+// num_batches_tracked are the parent's while their affine weight or bias
+// changed: trained in eval mode (a layer frozen whole keeps both). Layers
+// without affine parameters on either side, or missing from the parent,
+// are not judged.
+func keptParentStats(s, parent *BNStats) []string {
+	return s.layerNames(func(l BNLayer) bool {
+		o, ok := parent.Layer(l.Name)
+		return ok && l.Weight != nil && o.Weight != nil && len(l.diff(*o, 0)) == 0 && len(l.affineDiff(*o, 0)) > 0
+	})
 }
 
 // neverUpdated reports num_batches_tracked 0 or statistics still at their
@@ -170,6 +196,16 @@ func (l BNLayer) diff(o BNLayer, tol float64) []string {
 	return append(out, valuesDiff("running_var", l.RunningVar, o.RunningVar, tol)...)
 }
 
+// affineDiff lists how l's affine weight and bias differ from o's, values
+// compared within relative tolerance tol; nothing when l has none (a stats
+// layer written before they were kept).
+func (l BNLayer) affineDiff(o BNLayer, tol float64) []string {
+	if l.Weight == nil && l.Bias == nil {
+		return nil
+	}
+	return append(valuesDiff("weight", l.Weight, o.Weight, tol), valuesDiff("bias", l.Bias, o.Bias, tol)...)
+}
+
 // valuesDiff describes the first difference between a and b, if any; NaN
 // equals NaN (an invalid value is bn-invalid's to report, not a difference).
 func valuesDiff(attr string, a, b []float64, tol float64) []string {
@@ -202,14 +238,14 @@ func checkBNMismatch(b *Bundle) Findings {
 			diffs = append(diffs, l.Name+" is not in the weights")
 			continue
 		}
-		for _, d := range l.diff(*w, bnTolerance) {
+		for _, d := range append(l.diff(*w, bnTolerance), l.affineDiff(*w, bnTolerance)...) {
 			diffs = append(diffs, l.Name+" "+d)
 		}
 	}
 	if len(diffs) == 0 {
 		return nil
 	}
-	return Findings{refusal(BNMismatch, "push again with regctl, which extracts the stats layer from the weights",
+	return Findings{refusal(BNMismatch, fixPushStats,
 		"the BatchNorm stats layer (%d layers) differs from the weights (%d layers), stats layer vs weights: %s",
 		len(b.BNLayer.Layers), len(b.BNWeights.Layers), list(diffs))}
 }

@@ -27,7 +27,7 @@ func goodBundle() *Bundle {
 			NSamplesSeen: 1000, NFeaturesIn: 3, FeatureNames: []string{"age", "income", "tenure"}, WithMean: true, WithStd: true,
 		},
 		WeightsDigest: FromBytes(SHA256, []byte("weights")),
-		BNLayer:       bn(), BNWeights: bn(), BatchSize: 32,
+		BNStatsLayer:  FromBytes(SHA256, []byte("bnstats")), BNLayer: bn(), BNWeights: bn(), BatchSize: 32,
 	}
 }
 
@@ -207,8 +207,36 @@ func TestCheckBN(t *testing.T) {
 			[]string{"net.4 is missing from the stats layer", "net.7 is not in the weights"}},
 		{"stats layer length", func(b *Bundle) { b.BNLayer.Layers[1].Channels = 2 }, []CheckID{BNMismatch}, []string{"net.4 channels 2 vs 1"}},
 		{"only the stats layer", func(b *Bundle) { b.BNWeights = nil; b.BNLayer.Layers[0].RunningVar[0] = 0 }, []CheckID{BNInvalid}, []string{"net.1: running_var[0]"}},
-		{"no BatchNorm", func(b *Bundle) { b.BNLayer, b.BNWeights, b.BatchSize = nil, nil, 2 }, nil, nil},
+		{"no BatchNorm", func(b *Bundle) { b.BNStatsLayer, b.BNLayer, b.BNWeights, b.BatchSize = "", nil, nil, 2 }, nil, nil},
+		{"no stats layer", func(b *Bundle) { b.BNStatsLayer, b.BNLayer = "", nil }, []CheckID{BNMissing},
+			[]string{"the weights have 2 BatchNorm layers (net.1, net.4) but the bundle has no BatchNorm stats layer", "push again with regctl"}},
+		{"stats layer affine differs", func(b *Bundle) { affine(b.BNLayer, 1); affine(b.BNWeights, 1); b.BNLayer.Layers[0].Bias[1] = 0.5 }, []CheckID{BNMismatch},
+			[]string{"net.1 bias[1] 0.5 vs 0"}},
+		{"stats layer without affine", func(b *Bundle) { affine(b.BNWeights, 1) }, nil, nil},
 	})
+}
+
+// affine gives every layer of s weight w and bias 0 in each channel.
+func affine(s *BNStats, w float64) {
+	for i := range s.Layers {
+		l := &s.Layers[i]
+		l.Weight, l.Bias = slices.Repeat([]float64{w}, l.Channels), make([]float64, l.Channels)
+	}
+}
+
+// partialFinetune is a fine-tune of sameBNParent in which net.1's
+// statistics moved and net.4 kept the parent's; net.4's weight changes
+// when trained.
+func partialFinetune(trained bool) func(b *Bundle) {
+	return func(b *Bundle) {
+		b.Parent = sameBNParent()
+		affine(b.Parent.BN, 1)
+		affine(b.BNWeights, 1)
+		b.Parent.BN.Layers[0].NumBatchesTracked = 50
+		if trained {
+			b.BNWeights.Layers[1].Weight[0] = 1.1
+		}
+	}
 }
 
 func TestCheckBNStaleAgainstParent(t *testing.T) {
@@ -221,6 +249,14 @@ func TestCheckBNStaleAgainstParent(t *testing.T) {
 		{"stats differ in a value", func(b *Bundle) { b.Parent = sameBNParent(); b.Parent.BN.Layers[1].RunningMean[0] = 0.30000001 }, nil, nil},
 		{"parent without BN stats", func(b *Bundle) { b.Parent = sameBNParent(); b.Parent.BN = nil }, nil, nil},
 		{"parent has other layers", func(b *Bundle) { b.Parent = sameBNParent(); b.Parent.BN.Layers = b.Parent.BN.Layers[:1] }, nil, nil},
+		{"one layer left in eval", partialFinetune(true), []CheckID{BNStale},
+			[]string{"1 of 2 BatchNorm layers kept the running statistics and num_batches_tracked of parent bundle " + string(sameBNParent().Digest), "trained: net.4;", "eval mode", "--bn-frozen"}},
+		{"one layer frozen whole", partialFinetune(false), nil, nil},
+		{"one layer left in eval, declared frozen", func(b *Bundle) { partialFinetune(true)(b); b.BNFrozen = true }, nil, nil},
+		{"one layer left in eval, parent without affine", func(b *Bundle) {
+			partialFinetune(true)(b)
+			b.Parent.BN.Layers[1].Weight, b.Parent.BN.Layers[1].Bias = nil, nil
+		}, nil, nil},
 	})
 }
 

@@ -186,6 +186,7 @@ func (v *View) readBNStats(ctx context.Context, f Fetcher) (artifact.Findings, e
 	if v.BNStats == nil {
 		return nil, nil
 	}
+	v.Bundle.BNStatsLayer = v.BNStats.Digest
 	raw, err := readVerified(ctx, f, *v.BNStats, MaxBNStatsSize)
 	if artifact.IsMismatch(err) {
 		return artifact.Findings{artifact.DigestMismatchFinding("bnstats layer", v.BNStats.Digest, err)}, nil

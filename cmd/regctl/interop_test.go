@@ -67,7 +67,7 @@ func TestInteropFixtures(t *testing.T) {
 		t.Run(d.Name(), func(t *testing.T) { interopCaseTest(t, env, d.Name()) })
 	}
 	if n < 10 {
-		t.Fatalf("found %d interop cases, want the committed ones (15)", n)
+		t.Fatalf("found %d interop cases, want the committed ones (17)", n)
 	}
 }
 

@@ -107,7 +107,10 @@ def bn_findings(case, tensors, bn, parents):
     if push["parent"] and not push["bn_frozen"]:
         p_tensors, p_bn = parents[push["parent"]]
         changed = any(not np.array_equal(tensors[k], p_tensors[k]) for k in tensors)
-        stale = stale or (changed and bn == p_bn)
+        # A layer that kept the parent's statistics while its weight or bias trained.
+        kept = [l for l in bn if bn[l] == p_bn.get(l) and any(
+            not np.array_equal(tensors[l + s], p_tensors[l + s]) for s in (".weight", ".bias"))]
+        stale = stale or (changed and (bn == p_bn or bool(kept)))
     return ["bn-stale"] if stale else []
 
 

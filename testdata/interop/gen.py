@@ -97,16 +97,17 @@ def scale_images(scaler, imgs):
 
 
 def train(model, x, y, loss_fn, epochs, batch_size, seed, bn_eval=False):
-    """Train model with Adam; with bn_eval its BatchNorm layers stay in eval
-    mode (the fine-tuning mistake that leaves running statistics stale)."""
+    """Train model with Adam; with bn_eval True its BatchNorm layers stay in
+    eval mode (the fine-tuning mistake that leaves running statistics stale),
+    with bn_eval a set of module names only those layers do."""
     torch.manual_seed(seed)
     x, y = torch.tensor(x, dtype=torch.float32), torch.tensor(y)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(epochs):
         model.train()
         if bn_eval:
-            for m in model.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            for name, m in model.named_modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and (bn_eval is True or name in bn_eval):
                     m.eval()
         for idx in torch.randperm(len(x)).split(batch_size):
             if len(idx) < 2:
@@ -225,6 +226,7 @@ def gen_mlp_family(rng):
     bound = {"scaler_sha256": sha256_file(os.path.join(d, "scaler.json"))}
     gen_scaler_cases(rng, mlp, scaler, x, bound)
     gen_bn_cases(rng, mlp, scaler, x, y)
+    return mlp, scaler
 
 
 def gen_scaler_cases(rng, mlp, scaler, x, bound):
@@ -316,14 +318,36 @@ def gen_nomean(rng):
                   SHIFTED["mlp"], {"shift": "+1.5 training std"})
 
 
+def gen_partial_finetunes(rng, mlp, scaler):
+    """Fine-tunes of mlp in which BatchNorm net.1 ran in train mode and net.4
+    did not: left in eval mode while its weight and bias trained (stale), or
+    frozen whole with the layers before it (a frozen backbone: not stale)."""
+    bce = nn.BCEWithLogitsLoss()
+    x_new, y_new = tabular(rng, 512, shift=("balance",))
+    x_new = scaler.transform(x_new)
+    partial = train(copy.deepcopy(mlp), x_new, y_new, bce, epochs=2, batch_size=BATCH_SIZE, seed=13,
+                    bn_eval={"net.4"})
+    write_case("finetune-partial", partial, scaler, push_flags(parent="mlp"), refused("bn-stale"),
+               description="mlp fine-tuned with BatchNorm net.4 left in eval mode and net.1 in train mode: "
+                           "net.4's weight and bias trained, its running stats and num_batches_tracked are mlp's")
+    head = copy.deepcopy(mlp)
+    for p in head.net[4].parameters():
+        p.requires_grad_(False)
+    head = train(head, x_new, y_new, bce, epochs=2, batch_size=BATCH_SIZE, seed=14, bn_eval={"net.4"})
+    write_case("finetune-bn-frozen-layer", head, scaler, push_flags(parent="mlp"), ok(),
+               description="mlp fine-tuned with BatchNorm net.4 frozen whole (eval mode, no gradients for its "
+                           "weight and bias) and net.1 in train mode: net.4 is the parent's, not stale")
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(20240601)
-    gen_mlp_family(rng)
+    mlp, scaler = gen_mlp_family(rng)
     gen_noscaler(rng)
     gen_cnn(rng)
-    gen_nomean(rng)  # last, so that the cases above draw what they always drew
+    gen_nomean(rng)
+    gen_partial_finetunes(rng, mlp, scaler)  # added last, so that the cases above draw what they always drew
 
 
 if __name__ == "__main__":
