@@ -48,7 +48,9 @@ var errInvalidKey = errors.New("invalid storage key")
 const lockPoll = 2 * time.Millisecond
 
 // New returns a driver on root, creating root and its temp and lock
-// directories if needed.
+// directories if needed. A directory it may not write to (owned by another
+// user, a read-only mount) is an error naming it, so that such a root stops
+// start-up rather than fails every push.
 func New(root string) (*Driver, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -58,8 +60,21 @@ func New(root string) (*Driver, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("fs storage: %w", err)
 		}
+		if err := checkWritable(dir); err != nil {
+			return nil, fmt.Errorf("fs storage: %s is not writable: %w", dir, err)
+		}
 	}
 	return &Driver{root: abs}, nil
+}
+
+// checkWritable creates a file in dir and removes it.
+func checkWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // path maps a key to its file, rejecting keys that are not clean relative
