@@ -145,6 +145,10 @@ func newDriver(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
+	prefix, err := keyPrefix(cfg.Prefix)
+	if err != nil {
+		return nil, err
+	}
 	var opts []func(*config.LoadOptions) error
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
@@ -162,11 +166,25 @@ func newDriver(ctx context.Context, cfg Config) (*Driver, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
-	prefix := strings.Trim(cfg.Prefix, "/")
-	if prefix != "" {
-		prefix += "/"
-	}
 	return &Driver{client: client, presign: s3.NewPresignClient(client), bucket: cfg.Bucket, prefix: prefix, partSize: cfg.PartSize, singlePutMax: cfg.SinglePutMax, concurrency: cfg.Concurrency}, nil
+}
+
+// keyPrefix returns the prefix of every key, "" or ending in "/", from a
+// prefix with or without slashes around it. An empty, "." or ".."
+// component is an error: an S3 server that keeps keys as file paths, such
+// as versitygw, would store the keys under another prefix (a//b is a/b)
+// or refuse them, so listings would miss what was stored.
+func keyPrefix(p string) (string, error) {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return "", nil
+	}
+	for _, c := range strings.Split(p, "/") {
+		if c == "" || c == "." || c == ".." {
+			return "", fmt.Errorf(`s3 storage: prefix %q: want components joined by single slashes, none of them "." or ".."`, p)
+		}
+	}
+	return p + "/", nil
 }
 
 // describe explains why the bucket could not be reached.

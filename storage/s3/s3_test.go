@@ -123,6 +123,20 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
+func TestPrefixComponents(t *testing.T) {
+	ctx := context.Background()
+	for _, ok := range []string{"", "/", "reg/prod", "/reg/prod/", "a.b/.c"} {
+		if _, err := newDriver(ctx, Config{Bucket: "b", Prefix: ok}); err != nil {
+			t.Errorf("prefix %q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"a//b", "a/./b", "../x", "a/.."} {
+		if _, err := newDriver(ctx, Config{Bucket: "b", Prefix: bad}); err == nil || !strings.Contains(err.Error(), "prefix") {
+			t.Errorf("prefix %q: %v, want an error naming it", bad, err)
+		}
+	}
+}
+
 func TestSinglePutMaxBound(t *testing.T) {
 	ctx := context.Background()
 	if _, err := newDriver(ctx, Config{Bucket: "b", SinglePutMax: MaxPutObject}); err != nil {
