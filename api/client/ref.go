@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/normreg/normreg/artifact"
@@ -27,6 +28,9 @@ type Ref struct {
 // empty defaultHost is an error. Errors wrap ErrInvalidRef and the artifact
 // package's name, tag or digest error.
 func ParseRef(s, defaultHost string) (Ref, error) {
+	if strings.Contains(s, "://") {
+		return Ref{}, fmt.Errorf("%w %q: a reference has no scheme, it is [host[:port]/]repo[:tag|@digest]; %s", ErrInvalidRef, s, schemeHint)
+	}
 	var r Ref
 	rest, dig, pinned := strings.Cut(s, "@")
 	if pinned {
@@ -53,7 +57,27 @@ func ParseRef(s, defaultHost string) (Ref, error) {
 	if r.Host == "" {
 		return Ref{}, fmt.Errorf("%w %q: no registry host in it and REGCTL_REGISTRY is unset", ErrInvalidRef, s)
 	}
+	if err := ValidateHost(r.Host); err != nil {
+		return Ref{}, fmt.Errorf("%w %q: %w", ErrInvalidRef, s, err)
+	}
 	return r, nil
+}
+
+// schemeHint says how regctl chooses between HTTP and HTTPS, for a host or
+// reference given with a scheme.
+const schemeHint = "regctl speaks HTTPS, or plain HTTP to loopback hosts and with --plain-http"
+
+// ValidateHost checks that host is a registry's host[:port], with no
+// scheme (schemeHint) and no path: what REGCTL_REGISTRY, a REF's host and
+// the HOST of regctl ls and login hold.
+func ValidateHost(host string) error {
+	if _, after, ok := strings.Cut(host, "://"); ok {
+		return fmt.Errorf("registry host %q has a scheme: give host[:port] (%s); %s", host, strings.TrimRight(after, "/"), schemeHint)
+	}
+	if u, err := url.Parse("//" + host); err != nil || u.Host != host {
+		return fmt.Errorf("registry host %q is not host[:port]", host)
+	}
+	return nil
 }
 
 // splitHost splits a leading host component off s, if s has one.

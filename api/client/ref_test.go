@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/normreg/normreg/artifact"
@@ -44,6 +45,24 @@ func TestParseRefErrors(t *testing.T) {
 		_, err := ParseRef(tc.in, tc.host)
 		if !errors.Is(err, tc.want) || !errors.Is(err, ErrInvalidRef) {
 			t.Errorf("ParseRef(%q, %q) = %v; want %v", tc.in, tc.host, err, tc.want)
+		}
+	}
+}
+
+// TestParseRefHost: a host with a scheme or a path, from the REF or the
+// default host ($REGCTL_REGISTRY), is refused with a message saying what a
+// host is, not taken into a URL that fails to parse.
+func TestParseRefHost(t *testing.T) {
+	for _, tc := range []struct{ in, host, want string }{
+		{"model", "http://reg:5000", `registry host "http://reg:5000" has a scheme: give host[:port] (reg:5000)`},
+		{"model", "https://reg:5000/", "give host[:port] (reg:5000)"},
+		{"model", "reg:5000/", `registry host "reg:5000/" is not host[:port]`},
+		{"model", "reg istry", `registry host "reg istry" is not host[:port]`},
+		{"http://reg:5000/model", "h", "a reference has no scheme"},
+	} {
+		_, err := ParseRef(tc.in, tc.host)
+		if !errors.Is(err, ErrInvalidRef) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseRef(%q, %q) = %v; want %q in it", tc.in, tc.host, err, tc.want)
 		}
 	}
 }

@@ -88,6 +88,9 @@ func (g *globalOptions) hostArg(cmd string, args []string) (string, error) {
 	case host == "":
 		return "", usageError("%s: no registry host given and REGCTL_REGISTRY is unset", cmd)
 	}
+	if err := client.ValidateHost(host); err != nil {
+		return "", usageError("%s: %w", cmd, err)
+	}
 	return host, nil
 }
 

@@ -75,6 +75,26 @@ func TestNoRegistryHost(t *testing.T) {
 	}
 }
 
+// TestRegistryHostWithScheme: REGCTL_REGISTRY, or the HOST of ls and login,
+// written as a URL is a usage error saying what a host is, not a URL parse
+// error of the address regctl built from it.
+func TestRegistryHostWithScheme(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		args []string
+	}{
+		{"http://127.0.0.1:1", []string{"resolve", "m:v1"}},
+		{"https://127.0.0.1:1", []string{"ls"}},
+		{"", []string{"ls", "http://127.0.0.1:1"}},
+		{"", []string{"login", "https://127.0.0.1:1"}},
+	} {
+		r := regctl(t, map[string]string{"REGCTL_REGISTRY": tc.env}, "token\n", tc.args...)
+		if r.code != exitError || !strings.Contains(r.stderr, `has a scheme: give host[:port] (127.0.0.1:1)`) {
+			t.Errorf("REGCTL_REGISTRY=%q regctl %v: exit %d, stderr %q; want exit 1 saying to give host[:port]", tc.env, tc.args, r.code, r.stderr)
+		}
+	}
+}
+
 func TestNetworkErrorExit1(t *testing.T) {
 	host := registrytest.FreeAddr(t) // nothing listens there
 	r := regctl(t, map[string]string{}, "", "resolve", host+"/m:v1")
