@@ -267,9 +267,24 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return shutdown(srv, shutdownGrace)
+}
+
+// shutdownGrace is how long a stopping registry lets the requests in
+// flight finish.
+const shutdownGrace = 30 * time.Second
+
+// shutdown stops srv from accepting connections and waits up to grace for
+// the requests in flight; it cuts off those still running then, and says so.
+func shutdown(srv *http.Server, grace time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	return srv.Shutdown(shutdown)
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		srv.Close()
+		return fmt.Errorf("shutting down: requests still running after %s were cut off", grace)
+	}
+	return err
 }
 
 // idleTimeout closes a keep-alive connection idle for this long, so that

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -228,5 +229,30 @@ func TestCleanUpSweeps(t *testing.T) {
 	cleanUp(context.Background(), storage.New(driver).Uploads, driver, time.Hour, log)
 	if logged.Len() != 0 {
 		t.Errorf("a pass with nothing to remove logged %q", logged.String())
+	}
+}
+
+// TestShutdownCutsOffSlowRequests: a request still running when the grace
+// period ends is cut off, and the error says so (it was "context deadline
+// exceeded"); with no request in flight shutdown ends cleanly.
+func TestShutdownCutsOffSlowRequests(t *testing.T) {
+	started := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done() // a download slower than the grace period
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	go http.Get("http://" + ln.Addr().String())
+	<-started
+	if err := shutdown(srv, 50*time.Millisecond); err == nil || err.Error() != "shutting down: requests still running after 50ms were cut off" {
+		t.Errorf("shutdown with a request in flight: %v", err)
+	}
+	idle := &http.Server{}
+	if err := shutdown(idle, time.Second); err != nil {
+		t.Errorf("shutdown with no request: %v", err)
 	}
 }
