@@ -64,6 +64,8 @@ func registryError(host string, err error) error {
 		return fmt.Errorf("%w (registry %s denied it: the credentials lack the permission, or the tag is immutable)", err, host)
 	case e != nil && e.Status == http.StatusBadRequest && strings.Contains(e.Text, "HTTPS"):
 		return fmt.Errorf("%w (registry %s speaks HTTPS; regctl spoke plain HTTP, as it does to loopback hosts and with --plain-http: pass the registry's certificate with --ca-file or REGCTL_CA_FILE, which also switches to HTTPS)", err, host)
+	case errors.Is(err, http.ErrSchemeMismatch):
+		return fmt.Errorf("%w (registry %s speaks plain HTTP; regctl spoke HTTPS, as it does to hosts other than loopback ones and with a CA file: pass --plain-http or REGCTL_PLAIN_HTTP=1 and no CA file, or serve the registry with --tls-cert and --tls-key)", err, host)
 	case e != nil && e.Status == http.StatusServiceUnavailable && len(e.Entries) == 0:
 		return fmt.Errorf("%w (registry %s or its storage is unavailable: try again later)", err, host)
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -32,5 +34,21 @@ func TestRegistryErrorHints(t *testing.T) {
 		if c.want == "" && hint != "" || !strings.Contains(hint, c.want) {
 			t.Errorf("%s: %q; want the hint %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestHTTPSToPlainHTTPHint: a registry that answers HTTPS with plain HTTP
+// gets a hint naming --plain-http, not only Go's "server gave HTTP
+// response to HTTPS client".
+func TestHTTPSToPlainHTTPHint(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	_, err := http.Get("https://" + host + "/v2/")
+	if err == nil {
+		t.Fatal("an HTTPS request to a plain HTTP server succeeded")
+	}
+	if got := registryError(host, err).Error(); !strings.Contains(got, "speaks plain HTTP; regctl spoke HTTPS") || !strings.Contains(got, "--plain-http or REGCTL_PLAIN_HTTP=1") {
+		t.Errorf("%q: want the hint naming --plain-http", got)
 	}
 }
