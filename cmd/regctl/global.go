@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/normreg/normreg/api/client"
 )
@@ -60,10 +61,17 @@ func (g *globalOptions) client(host string) (*client.Client, error) {
 // file (--ca-file, else $REGCTL_CA_FILE) it trusts that file's certificates
 // and speaks HTTPS to loopback hosts too.
 func (g *globalOptions) clientWithToken(host, token string) (*client.Client, error) {
-	o := client.Options{PlainHTTP: g.plainHTTP || g.getenv("REGCTL_PLAIN_HTTP") == "1", Token: token}
+	plain, err := g.plainHTTPWanted()
+	if err != nil {
+		return nil, err
+	}
+	o := client.Options{PlainHTTP: plain, Token: token}
 	caFile := g.caFile
 	if caFile == "" {
 		caFile = g.getenv("REGCTL_CA_FILE")
+	}
+	if plain && caFile != "" {
+		return nil, usageError("--plain-http (or REGCTL_PLAIN_HTTP) and a CA file (--ca-file or REGCTL_CA_FILE %s) contradict each other: a CA file is for HTTPS", caFile)
 	}
 	if caFile != "" {
 		hc, err := client.TrustingHTTPClient(caFile)
@@ -73,6 +81,20 @@ func (g *globalOptions) clientWithToken(host, token string) (*client.Client, err
 		o.HTTPClient, o.HTTPS = hc, true
 	}
 	return client.New(host, o), nil
+}
+
+// plainHTTPWanted reports whether --plain-http or $REGCTL_PLAIN_HTTP asks
+// for plain HTTP; a value of the variable that is not a boolean is an error.
+func (g *globalOptions) plainHTTPWanted() (bool, error) {
+	v := g.getenv("REGCTL_PLAIN_HTTP")
+	if g.plainHTTP || v == "" {
+		return g.plainHTTP, nil
+	}
+	plain, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, usageError("REGCTL_PLAIN_HTTP=%q: want 1 or 0 (or true, false)", v)
+	}
+	return plain, nil
 }
 
 // hostArg returns the registry host a command names in its only optional

@@ -95,6 +95,27 @@ func TestRegistryHostWithScheme(t *testing.T) {
 	}
 }
 
+// TestPlainHTTPSetting: REGCTL_PLAIN_HTTP takes a boolean (true as well as
+// 1; it was read as false, so HTTPS), anything else is a usage error, and
+// plain HTTP with a CA file is a contradiction, not plain HTTP in silence.
+func TestPlainHTTPSetting(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"REGCTL_PLAIN_HTTP": "yes"}, nil, `REGCTL_PLAIN_HTTP="yes": want 1 or 0 (or true, false)`},
+		{map[string]string{"REGCTL_PLAIN_HTTP": "true"}, []string{"--ca-file", "ca.pem"}, "(or REGCTL_PLAIN_HTTP) and a CA file (--ca-file or REGCTL_CA_FILE ca.pem) contradict each other"},
+		{map[string]string{"REGCTL_CA_FILE": "ca.pem"}, []string{"--plain-http"}, "contradict each other"},
+	} {
+		args := append([]string{"ls", "127.0.0.1:1"}, tc.args...)
+		r := regctl(t, tc.env, "", args...)
+		if r.code != exitError || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v regctl %v: exit %d, stderr %q; want exit 1 and %q", tc.env, args, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
 func TestNetworkErrorExit1(t *testing.T) {
 	host := registrytest.FreeAddr(t) // nothing listens there
 	r := regctl(t, map[string]string{}, "", "resolve", host+"/m:v1")
