@@ -47,26 +47,6 @@ func newDriver(t *testing.T, root string) storage.Driver {
 	return d
 }
 
-// TestNewUnwritable: a root whose directories exist but may not be written
-// (restored by another user, a read-only mount) stops New, naming the
-// directory, rather than giving a driver whose every write fails.
-func TestNewUnwritable(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root may write to any directory")
-	}
-	root := t.TempDir()
-	newDriver(t, root) // creates .tmp and .locks
-	tmp := filepath.Join(root, ".tmp")
-	if err := os.Chmod(tmp, 0o555); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Chmod(tmp, 0o755) })
-	_, err := fs.New(root)
-	if err == nil || !strings.Contains(err.Error(), tmp+" is not writable") {
-		t.Fatalf("New on a root with a read-only .tmp: %v, want an error naming %s", err, tmp)
-	}
-}
-
 // drivers are the fs driver at root as itself and without Move.
 func drivers(t *testing.T, root string) map[string]storage.Driver {
 	d := newDriver(t, root)
