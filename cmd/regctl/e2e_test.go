@@ -138,12 +138,15 @@ func corruptAndPull(t *testing.T, reg registry, env map[string]string, pinned, w
 	}
 }
 
-// TestMissingTagExit1 checks an unknown tag is an error naming the OCI code.
+// TestMissingTagExit1 checks an unknown tag is an error naming the OCI
+// code, on stderr: with --json too, stdout stays empty (README).
 func TestMissingTagExit1(t *testing.T) {
 	host, _ := registrytest.Normreg(t)
-	r := regctl(t, map[string]string{}, "", "resolve", host+"/team/none:v1")
-	if r.code != exitError || !strings.Contains(r.stderr, "MANIFEST_UNKNOWN") && !strings.Contains(r.stderr, "NAME_UNKNOWN") {
-		t.Fatalf("exit %d stderr %q; want exit 1 naming the OCI error code", r.code, r.stderr)
+	for _, args := range [][]string{{"resolve", host + "/team/none:v1"}, {"verify", host + "/team/none:v1", "--json"}, {"inspect", host + "/team/none:v1", "--json"}} {
+		r := regctl(t, map[string]string{}, "", args...)
+		if r.code != exitError || r.stdout != "" || !strings.Contains(r.stderr, "MANIFEST_UNKNOWN") && !strings.Contains(r.stderr, "NAME_UNKNOWN") {
+			t.Errorf("%s: exit %d stdout %q stderr %q; want exit 1, nothing on stdout, the OCI error code on stderr", args[0], r.code, r.stdout, r.stderr)
+		}
 	}
 }
 
