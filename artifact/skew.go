@@ -106,13 +106,16 @@ func (m *Monitor) Add(row []float64) {
 type SkewThresholds struct {
 	Shift    float64 // |standardised mean shift| above this
 	StdRatio float64 // production std / training std above this or below its inverse
-	PSI      float64 // population stability index above this
+	PSI      float64 // population stability index above this; 0: never flagged (reported only)
 }
 
 // DefaultSkewThresholds returns regctl skew's defaults: shift 0.5, std
-// ratio 1.5, PSI 0.2.
+// ratio 1.5, and PSI reported but not flagged. The scaler records only a
+// feature's mean and variance, so PSI compares the production values with a
+// normal distribution of those moments: it also measures how far from
+// normal the feature is, and flags healthy integer or skewed features.
 func DefaultSkewThresholds() SkewThresholds {
-	return SkewThresholds{Shift: 0.5, StdRatio: 1.5, PSI: 0.2}
+	return SkewThresholds{Shift: 0.5, StdRatio: 1.5}
 }
 
 // FeatureSkew is one feature's production statistics against training.
@@ -185,7 +188,7 @@ func (m *Monitor) feature(i int, th SkewThresholds) FeatureSkew {
 	}{
 		{"shift", math.Abs(float64(f.Shift)) > th.Shift},
 		{"std", float64(f.StdRatio) > th.StdRatio || float64(f.StdRatio) < 1/th.StdRatio},
-		{"psi", float64(f.PSI) > th.PSI},
+		{"psi", th.PSI > 0 && float64(f.PSI) > th.PSI},
 	} {
 		if c.past {
 			f.Flags = append(f.Flags, c.flag)

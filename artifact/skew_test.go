@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -49,6 +50,40 @@ func TestSkewShiftValue(t *testing.T) {
 		if f.Feature == "income" && math.Abs(float64(f.Shift)-1.5) > 0.2 {
 			t.Errorf("income shift %v, want about 1.5", f.Shift)
 		}
+	}
+}
+
+// TestSkewPSIOptIn: a healthy feature that is not normal (exponential, with
+// the training mean and std) passes the default thresholds, while its PSI
+// against the normal of those moments is high, and is flagged on PSI only
+// when a PSI threshold is given.
+func TestSkewPSIOptIn(t *testing.T) {
+	st := &Standardizer{Features: []string{"wait"}, Mean: []float64{1}, Scale: []float64{1}, TrainMean: []float64{1}, TrainStd: []float64{1}}
+	var csv strings.Builder
+	csv.WriteString("wait\n")
+	const n = 4000
+	for i := range n { // exponential(1) quantiles: mean 1, std 1
+		fmt.Fprintf(&csv, "%v\n", -math.Log(1-(float64(i)+0.5)/n))
+	}
+	skew := func(th SkewThresholds) *SkewReport {
+		rr, err := NewRowReader(strings.NewReader(csv.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := st.Skew(rr, th)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := skew(DefaultSkewThresholds())
+	if f := r.Features[0]; r.Refused() || math.Abs(float64(f.PSI)-1.35) > 0.01 || math.Abs(float64(f.Shift)) > 0.01 {
+		t.Fatalf("exponential feature with the training moments: refused %v, %+v; want passed, shift about 0, PSI 1.35 (docs/regctl-skew.md)", r.Refused(), f)
+	}
+	th := DefaultSkewThresholds()
+	th.PSI = 0.2
+	if r := skew(th); !slices.Equal(r.Features[0].Flags, []string{"psi"}) {
+		t.Errorf("with a PSI threshold of 0.2: flags %v, want [psi]", r.Features[0].Flags)
 	}
 }
 

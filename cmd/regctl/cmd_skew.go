@@ -24,7 +24,7 @@ func newSkewCommand(g *globalOptions) *command {
 	fs.StringVar(&opts.data, "data", "", "production rows: CSV with a header of feature names, or JSON lines (- for stdin)")
 	fs.Float64Var(&opts.th.Shift, "threshold-shift", opts.th.Shift, "flag |mean shift| above this many training stds")
 	fs.Float64Var(&opts.th.StdRatio, "threshold-std", opts.th.StdRatio, "flag std / training std above this or below its inverse")
-	fs.Float64Var(&opts.th.PSI, "threshold-psi", opts.th.PSI, "flag a population stability index above this")
+	fs.Float64Var(&opts.th.PSI, "threshold-psi", opts.th.PSI, "flag a population stability index above this, e.g. 0.2 (0: report it, flag nothing; it compares with a normal distribution, see docs/regctl-skew.md)")
 	fs.BoolVar(&opts.json, "json", false, "print the report as JSON")
 	return &command{
 		name: "skew", usage: "skew REF --data F [--threshold-shift 0.5] [--threshold-std 1.5] [--threshold-psi 0.2] [--json]", flags: fs,
