@@ -27,7 +27,7 @@ func newSkewCommand(g *globalOptions) *command {
 	fs.Float64Var(&opts.th.PSI, "threshold-psi", opts.th.PSI, "flag a population stability index above this, e.g. 0.2 (0: report it, flag nothing; it compares with a normal distribution, see docs/regctl-skew.md)")
 	fs.BoolVar(&opts.json, "json", false, "print the report as JSON")
 	return &command{
-		name: "skew", usage: "skew REF --data F [--threshold-shift 0.5] [--threshold-std 1.5] [--threshold-psi 0.2] [--json]", flags: fs,
+		name: "skew", usage: "skew REF --data F [--threshold-shift 0.5] [--threshold-std 1.5] [--threshold-psi P] [--json]", flags: fs,
 		run: func(ctx context.Context, args []string) error { return runSkew(ctx, *opts, args) },
 	}
 }
