@@ -3,12 +3,14 @@ package artifact
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Fixes of the BatchNorm checks.
 const (
 	fixExportBuffers = "export the whole state_dict (model.state_dict() includes the running_mean and running_var buffers) and push with regctl, which extracts them"
 	fixRetrainBN     = "train with BatchNorm in train mode (model.train()) so it updates its running statistics, then call model.eval() and export"
+	fixDivergedBN    = "training diverged (NaN or Inf in the running statistics): lower the learning rate, look for NaN or Inf in the inputs, retrain, then export"
 	fixFinetuneBN    = "re-run fine-tuning with BatchNorm in train mode, or push with --bn-frozen if BatchNorm was frozen on purpose"
 	fixPushStats     = "push again with regctl, which extracts the stats layer from the weights"
 	fixSmallBatch    = "train with a batch size of at least 16, or freeze BatchNorm, or use GroupNorm or LayerNorm"
@@ -87,7 +89,11 @@ func (l BNLayer) missingStats() string {
 func checkBNInvalid(b *Bundle) Findings {
 	return eachBNLayer(b, func(l BNLayer) (Finding, bool) {
 		problems := l.problems()
-		return refusal(BNInvalid, fixRetrainBN, "BatchNorm layer %s: %s", l.Name, list(problems)), len(problems) > 0
+		fix := fixRetrainBN
+		if notFinite := func(v float64) bool { return !finite(v) }; slices.ContainsFunc(l.RunningMean, notFinite) || slices.ContainsFunc(l.RunningVar, notFinite) {
+			fix = fixDivergedBN
+		}
+		return refusal(BNInvalid, fix, "BatchNorm layer %s: %s", l.Name, list(problems)), len(problems) > 0
 	})
 }
 
