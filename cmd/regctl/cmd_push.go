@@ -303,7 +303,7 @@ func (opts pushOptions) parentFacts(ctx context.Context, ref client.Ref, c *clie
 	}
 	d, err := resolve(ctx, c, parent)
 	if err != nil {
-		return "", "", err
+		return "", "", fmt.Errorf("--parent: %w", err)
 	}
 	p, err := manifest.ParentFacts(ctx, c.Fetcher(ref.Repo), d)
 	if err != nil {
@@ -340,7 +340,7 @@ func upload(ctx context.Context, g *globalOptions, c *client.Client, repo string
 			continue
 		}
 		if !errors.Is(err, client.ErrNotFound) {
-			return err
+			return fmt.Errorf("asking whether %s holds %s: %w", repo, blobLabel(desc), err)
 		}
 		content, small := built.Blobs[desc.Digest]
 		if !small && slices.ContainsFunc(from, func(src string) bool {

@@ -462,6 +462,11 @@ func TestPushParentOnTheRegistryPushedTo(t *testing.T) {
 		if r := regctl(t, env, "", args...).must(t, exitRefused, "push of a stale fine-tune"); !strings.Contains(r.stderr, "bn-stale") {
 			t.Errorf("stale fine-tune against --parent team/tuned:v1: %s", r.stderr)
 		}
+		// A --parent that is not there: the error says it is the parent's.
+		args = append(pushArgs(t, "finetune-ok", c, host+"/team/tuned:v4"), "--parent", "team/tuned:nope")
+		if r := regctl(t, env, "", args...); r.code != exitError || !strings.Contains(r.stderr, "--parent: resolving "+host+"/team/tuned:nope") {
+			t.Errorf("push with a missing --parent: exit %d, stderr %q; want exit 1 saying --parent", r.code, r.stderr)
+		}
 	}
 }
 

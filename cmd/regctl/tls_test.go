@@ -64,8 +64,8 @@ func TestRegctlTLSWithToken(t *testing.T) {
 		t.Errorf("tags outside the scope: stderr %q; want the 403's reason, without the generic guess", r.stderr)
 	}
 	r = regctl(t, env, "", pushArgs(t, "mlp", c, "prod/churn:v1")...).must(t, exitError, "push outside the token's scope")
-	if !strings.Contains(r.stderr, "403") || !strings.Contains(r.stderr, "lack pull access to prod/churn") {
-		t.Errorf("push outside the scope: stderr %q; want the 403 and the guess naming the repository", r.stderr)
+	if !strings.Contains(r.stderr, "403") || !strings.Contains(r.stderr, "lack pull access to prod/churn") || !strings.Contains(r.stderr, "asking whether prod/churn holds config.json") {
+		t.Errorf("push outside the scope: stderr %q; want the 403, the guess naming the repository, and what was asked", r.stderr)
 	}
 	// Plain HTTP to the HTTPS port: the 400 Go's server answers is explained.
 	delete(env, "REGCTL_CA_FILE")
