@@ -80,9 +80,10 @@ type Driver interface {
 // A Sweeper is a Driver whose writes, cut off where Put cannot clean up
 // after itself, can leave debris under no key: the temp file of a process
 // killed mid-Put, a multipart upload whose abort could not reach an S3
-// server that had gone away. Sweep removes the debris not written to since
-// before and returns how many pieces it removed; debris written to later
-// may be a Put still in progress and is left alone.
+// server that had gone away. Sweep counts the debris not written to since
+// before and, with remove, removes it; it returns how many pieces it found
+// (and removed). Debris written to later may be a Put still in progress
+// and is left alone.
 type Sweeper interface {
-	Sweep(ctx context.Context, before time.Time) (int, error)
+	Sweep(ctx context.Context, before time.Time, remove bool) (int, error)
 }

@@ -338,7 +338,7 @@ func cleanUp(ctx context.Context, uploads *storage.Uploads, driver storage.Drive
 	if !ok {
 		return
 	}
-	n, err = sweeper.Sweep(ctx, time.Now().Add(-ttl))
+	n, err = sweeper.Sweep(ctx, time.Now().Add(-ttl), true)
 	if err != nil {
 		log.Error("sweeping unfinished writes", "error", err)
 	} else if n > 0 {

@@ -14,12 +14,13 @@ import (
 )
 
 // TestScrubCommand damages one of two stored blobs and leaves two objects
-// under blobdata/ that nothing names, one written two hours ago and one
-// now: scrub names the damaged blob and fails, and names the old orphan
-// (not the fresh one, which may be an upload in flight); scrub --remove
-// removes both and still fails (the bundles holding the blob must be
-// pushed again); a scrub after that passes and finds no orphan, and one
-// with an --upload-ttl below the fresh orphan's age names it.
+// under blobdata/ that nothing names and two temp files of cut-off Puts,
+// one of each written two hours ago and one now: scrub names the damaged
+// blob and fails, names the old orphan and counts the old temp file (not
+// the fresh ones, which may be writes in flight); scrub --remove removes
+// them and still fails (the bundles holding the blob must be pushed
+// again); a scrub after that passes and finds nothing, and one with an
+// --upload-ttl below the fresh ones' age finds them.
 func TestScrubCommand(t *testing.T) {
 	root := t.TempDir()
 	driver, err := openDriver(context.Background(), "file://"+root)
@@ -37,8 +38,8 @@ func TestScrubCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "blobs", "sha256", damaged.Hex()), []byte("A CONFIG"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	orphan := func(name string, age time.Duration) {
-		p := filepath.Join(root, "blobdata", name)
+	leave := func(dir, name string, age time.Duration) {
+		p := filepath.Join(root, dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -49,8 +50,10 @@ func TestScrubCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	orphan("old", 2*time.Hour)
-	orphan("fresh", 0)
+	leave("blobdata", "old", 2*time.Hour)
+	leave("blobdata", "fresh", 0)
+	leave(".tmp", "put-old", 2*time.Hour) // a Put cut off by a crash
+	leave(".tmp", "put-fresh", 0)
 	env := func(k string) string {
 		return map[string]string{"REGISTRY_STORAGE": "file://" + root, "REGISTRY_UPLOAD_TTL": "1h"}[k]
 	}
@@ -59,11 +62,13 @@ func TestScrubCommand(t *testing.T) {
 		stdout, stderr string
 		errText        string // "": no error
 	}{
-		{nil, "corrupt " + damaged.String() + ": digest mismatch", "2 blobs checked, 1 corrupt; 1 orphan blob data objects (7 bytes) older than 1h0m0s", "1 corrupt blob(s): run scrub --remove"},
+		{nil, "corrupt " + damaged.String() + ": digest mismatch",
+			"2 blobs checked, 1 corrupt; 1 orphan blob data objects (7 bytes) and 1 unfinished writes (temp files, multipart uploads) older than 1h0m0s\n", "1 corrupt blob(s): run scrub --remove"},
 		{nil, "orphan blobdata/old: 7 bytes", "", "1 corrupt blob(s): run scrub --remove"},
-		{[]string{"--remove"}, "removed " + damaged.String(), "2 blobs checked, 1 corrupt; 1 orphan blob data objects (7 bytes) older than 1h0m0s, removed", "1 corrupt blob(s) removed"},
-		{[]string{"--storage", "file://" + root}, "", "1 blobs checked, 0 corrupt; 0 orphan", ""},
-		{[]string{"--upload-ttl", "1ns"}, "orphan blobdata/fresh: 7 bytes", "1 blobs checked, 0 corrupt; 1 orphan", ""},
+		{[]string{"--remove"}, "removed " + damaged.String(),
+			"2 blobs checked, 1 corrupt; 1 orphan blob data objects (7 bytes) and 1 unfinished writes (temp files, multipart uploads) older than 1h0m0s, removed", "1 corrupt blob(s) removed"},
+		{[]string{"--storage", "file://" + root}, "", "1 blobs checked, 0 corrupt; 0 orphan blob data objects (0 bytes) and 0 unfinished writes", ""},
+		{[]string{"--upload-ttl", "1ns"}, "orphan blobdata/fresh: 7 bytes", "1 blobs checked, 0 corrupt; 1 orphan blob data objects (7 bytes) and 1 unfinished writes", ""},
 		{[]string{"--upload-ttl", "0s"}, "", "", "--upload-ttl 0s: must be positive"},
 	} {
 		var stdout, stderr bytes.Buffer

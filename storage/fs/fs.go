@@ -241,38 +241,42 @@ func fill(ctx context.Context, tmp *os.File, r io.Reader, notBefore time.Time) (
 	return version(fi), nil
 }
 
-// Sweep implements storage.Sweeper: it removes the temp files under
-// root/.tmp last written before before, which a process killed mid-Put
-// leaves behind (one that runs removes its own).
-func (d *Driver) Sweep(ctx context.Context, before time.Time) (int, error) {
+// Sweep implements storage.Sweeper: it counts, and with remove removes, the
+// temp files under root/.tmp last written before before, which a process
+// killed mid-Put leaves behind (one that runs removes its own).
+func (d *Driver) Sweep(ctx context.Context, before time.Time, remove bool) (int, error) {
 	dir := filepath.Join(d.root, ".tmp")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, err
 	}
-	removed := 0
+	found := 0
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return removed, err
+			return found, err
 		}
 		info, err := e.Info()
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // renamed into place or removed meanwhile
 		}
 		if err != nil {
-			return removed, err
+			return found, err
 		}
 		if !info.ModTime().Before(before) {
 			continue
 		}
+		if !remove {
+			found++
+			continue
+		}
 		switch err := os.Remove(filepath.Join(dir, e.Name())); {
 		case err == nil:
-			removed++
+			found++
 		case !errors.Is(err, fs.ErrNotExist):
-			return removed, err
+			return found, err
 		}
 	}
-	return removed, nil
+	return found, nil
 }
 
 // place puts the file src at p with op (os.Rename or os.Link), creating p's

@@ -13,7 +13,8 @@ import (
 
 // TestSweep leaves two temp files as a process killed mid-Put would, one
 // last written two hours ago and one just now: Sweep of what is older than
-// an hour removes the old one only, and objects are not touched.
+// an hour finds the old one only, without remove leaves it, with remove
+// removes it, and objects are not touched.
 func TestSweep(t *testing.T) {
 	root := t.TempDir()
 	d, err := fs.New(root)
@@ -34,7 +35,13 @@ func TestSweep(t *testing.T) {
 	if err := os.Chtimes(old, twoHoursAgo, twoHoursAgo); err != nil {
 		t.Fatal(err)
 	}
-	n, err := d.Sweep(ctx, time.Now().Add(-time.Hour))
+	if n, err := d.Sweep(ctx, time.Now().Add(-time.Hour), false); err != nil || n != 1 {
+		t.Fatalf("Sweep without remove = %d, %v; want 1 found", n, err)
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Fatalf("Sweep without remove removed the old temp file: %v", err)
+	}
+	n, err := d.Sweep(ctx, time.Now().Add(-time.Hour), true)
 	if err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want 1 removed", n, err)
 	}
@@ -47,7 +54,7 @@ func TestSweep(t *testing.T) {
 	if data, _, err := d.Get(ctx, "blobs/a", 10); err != nil || string(data) != "kept" {
 		t.Errorf("after Sweep, blobs/a = %q, %v", data, err)
 	}
-	if n, err := d.Sweep(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
+	if n, err := d.Sweep(ctx, time.Now().Add(time.Second), true); err != nil || n != 1 {
 		t.Errorf("Sweep of everything = %d, %v; want the fresh one removed", n, err)
 	}
 }

@@ -15,40 +15,41 @@ import (
 
 var _ storage.Sweeper = (*Driver)(nil)
 
-// Sweep implements storage.Sweeper: it aborts the multipart uploads under
-// the driver's prefix neither begun nor given a part since before. Put
+// Sweep implements storage.Sweeper: it counts, and with remove aborts, the
+// multipart uploads under the driver's prefix neither begun nor given a
+// part since before. Put
 // aborts its own uploads when it fails, but not when the server is gone
 // at that moment (or the process is killed), and the parts of such an
 // upload stay in the bucket, unseen and billed, until someone aborts it.
-func (d *Driver) Sweep(ctx context.Context, before time.Time) (int, error) {
+func (d *Driver) Sweep(ctx context.Context, before time.Time, remove bool) (int, error) {
 	pages := s3.NewListMultipartUploadsPaginator(d.client, &s3.ListMultipartUploadsInput{Bucket: &d.bucket, Prefix: aws.String(d.prefix)})
-	removed := 0
+	found := 0
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return removed, fmt.Errorf("listing multipart uploads: %w", err)
+			return found, fmt.Errorf("listing multipart uploads: %w", err)
 		}
 		for _, up := range page.Uploads {
-			swept, err := d.sweepUpload(ctx, up, before)
+			swept, err := d.sweepUpload(ctx, up, before, remove)
 			if err != nil {
-				return removed, err
+				return found, err
 			}
 			if swept {
-				removed++
+				found++
 			}
 		}
 	}
-	return removed, nil
+	return found, nil
 }
 
-// sweepUpload aborts upload up if it was neither begun nor given a part
-// since before, and reports whether it did. An upload completed or aborted
-// meanwhile is not an error.
-func (d *Driver) sweepUpload(ctx context.Context, up types.MultipartUpload, before time.Time) (bool, error) {
+// sweepUpload reports whether upload up was neither begun nor given a part
+// since before and, with remove, aborts it (then reporting whether it did).
+// An upload completed or aborted meanwhile is not an error.
+func (d *Driver) sweepUpload(ctx context.Context, up types.MultipartUpload, before time.Time, remove bool) (bool, error) {
 	last, err := d.lastWrite(ctx, up)
 	if err == nil {
-		if !last.Before(before) {
-			return false, nil
+		if !last.Before(before) || !remove {
+			return last.Before(before), nil
 		}
 		_, err = d.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &d.bucket, Key: up.Key, UploadId: up.UploadId})
 	}

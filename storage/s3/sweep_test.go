@@ -15,8 +15,8 @@ import (
 // TestSweep leaves a multipart upload with a part under the driver's prefix,
 // as a Put does whose abort could not reach the server, and one under
 // another registry's prefix in the same bucket: Sweep leaves the fresh
-// upload while it counts as in progress, then aborts it, and never touches
-// the other prefix.
+// upload while it counts as in progress, then finds it, aborts it only with
+// remove, and never touches the other prefix.
 func TestSweep(t *testing.T) {
 	ctx := context.Background()
 	d, err := New(ctx, testConfig(t))
@@ -46,10 +46,13 @@ func TestSweep(t *testing.T) {
 	t.Cleanup(func() {
 		other.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &other.bucket, Key: aws.String(other.key("blobdata/cut-off")), UploadId: theirs})
 	})
-	if n, err := d.Sweep(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+	if n, err := d.Sweep(ctx, time.Now().Add(-time.Hour), true); err != nil || n != 0 {
 		t.Fatalf("Sweep of uploads idle for an hour = %d, %v; want none (the upload is fresh)", n, err)
 	}
-	if n, err := d.Sweep(ctx, time.Now().Add(time.Minute)); err != nil || n != 1 {
+	if n, err := d.Sweep(ctx, time.Now().Add(time.Minute), false); err != nil || n != 1 {
+		t.Fatalf("Sweep of everything without remove = %d, %v; want the upload found", n, err)
+	}
+	if n, err := d.Sweep(ctx, time.Now().Add(time.Minute), true); err != nil || n != 1 {
 		t.Fatalf("Sweep of everything = %d, %v; want the upload aborted", n, err)
 	}
 	out, err := other.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &other.bucket, Prefix: aws.String(other.prefix)})
