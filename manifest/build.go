@@ -30,6 +30,7 @@ type Declared struct {
 	Features            []string
 	InputTensor         string
 	InputAxis           int  // axis of InputTensor whose size is len(Features)
+	NoInputTensor       bool // no tensor's axis counts the scaler's features: the count is not checked
 	NoScaler            bool // preprocessing is explicitly none
 	BNFrozen            bool
 	BatchSize           int
@@ -61,6 +62,9 @@ type Built struct {
 func Build(weights io.ReaderAt, size int64, scaler []byte, d Declared) (*Built, error) {
 	if d.NoScaler && scaler != nil {
 		return nil, fmt.Errorf("%w: a scaler is given and preprocessing is declared none", ErrConflict)
+	}
+	if d.NoInputTensor && d.InputTensor != "" {
+		return nil, fmt.Errorf("%w: input tensor %s is given and declared none", ErrConflict, d.InputTensor)
 	}
 	wf, err := readWeights(weights, size)
 	if err != nil {
@@ -205,6 +209,9 @@ func mergeMetadata(d Declared, raw map[string]string) (Declared, error) {
 		d.Features = strings.Split(features, ",")
 	}
 	d.InputTensor = pick(&errs, "--input-tensor", "normreg.input_tensor", d.InputTensor, md.InputTensor)
+	if d.NoInputTensor && md.InputTensor != "" {
+		errs = append(errs, fmt.Errorf("%w: --no-input-tensor contradicts the weights metadata normreg.input_tensor=%s", ErrConflict, md.InputTensor))
+	}
 	d.BatchSize = pick(&errs, "--batch-size", "normreg.batch_size", d.BatchSize, md.BatchSize)
 	d.BNFrozen = pick(&errs, "--bn-frozen", "normreg.bn_frozen", flagText(d.BNFrozen), metaText(md.BNFrozen)) == "true"
 	return d, errors.Join(errs...)
@@ -212,9 +219,9 @@ func mergeMetadata(d Declared, raw map[string]string) (Declared, error) {
 
 // bindScaler completes d for a bundle with the given scaler (nil for none):
 // with no feature schema declared, the scaler's feature_names_in_ become the
-// schema; and an input tensor must be declared, since without one nothing
-// checks the scaler's feature count against the model (the error names the
-// tensors of h that would fit). A scaler that does not parse is left to the
+// schema; and an input tensor must be declared, or declared none, since
+// without one nothing checks the scaler's feature count against the model
+// (the error names the tensors of h that would fit). A scaler that does not parse is left to the
 // checks, which refuse it as scaler-invalid.
 func bindScaler(d Declared, scaler []byte, h *artifact.SafetensorsHeader) (Declared, error) {
 	if scaler == nil {
@@ -227,8 +234,8 @@ func bindScaler(d Declared, scaler []byte, h *artifact.SafetensorsHeader) (Decla
 	if len(d.Features) == 0 {
 		d.Features = s.FeatureNames
 	}
-	if d.InputTensor == "" {
-		return d, fmt.Errorf("%w: a scaler is given but no input tensor is declared (--input-tensor NAME, or %s in the weights' metadata), so nothing would check that its %d features are the model's inputs; %s",
+	if d.InputTensor == "" && !d.NoInputTensor {
+		return d, fmt.Errorf("%w: a scaler is given but no input tensor is declared (--input-tensor NAME, or %s in the weights' metadata; --no-input-tensor if no tensor's axis counts the scaler's features), so nothing would check that its %d features are the model's inputs; %s",
 			ErrUndeclared, artifact.MetaInputTensor, s.FeatureCount(), inputCandidates(h, d.InputAxis, int64(s.FeatureCount())))
 	}
 	return d, nil

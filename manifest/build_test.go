@@ -172,7 +172,8 @@ func TestBuildRefusesUnknownInputTensor(t *testing.T) {
 }
 
 // A scaler with no input tensor declared is refused, naming the tensors
-// that would fit; without a scaler none is needed.
+// that would fit, unless declared none (which no input tensor may then
+// contradict); without a scaler none is needed.
 func TestBuildWithScalerNeedsInputTensor(t *testing.T) {
 	d := declared()
 	d.InputTensor = ""
@@ -190,7 +191,22 @@ func TestBuildWithScalerNeedsInputTensor(t *testing.T) {
 	if _, err := manifest.Build(bytes.NewReader(w), int64(len(w)), scaler(), d); err == nil || !strings.Contains(err.Error(), "no tensor of the weights has 3 entries on axis 0") {
 		t.Errorf("no tensor fits: err = %v", err)
 	}
-	d.NoScaler = true
+	d.InputAxis = 1
+	d.NoInputTensor = true // declared none: built, with no input binding
+	b := build(t, w, scaler(), d)
+	if c, _ := manifest.ParseConfig(b.Blobs[b.Manifest.Config.Digest]); c.GetInput() != nil {
+		t.Errorf("--no-input-tensor: input %v, want none", c.GetInput())
+	}
+	for name, w := range map[string][]byte{"with --input-tensor": w, "with normreg.input_tensor": weights(map[string]string{"normreg.input_tensor": "net.0.weight"}, trained)} {
+		d := d
+		if name == "with --input-tensor" {
+			d.InputTensor = "net.0.weight"
+		}
+		if _, err := manifest.Build(bytes.NewReader(w), int64(len(w)), scaler(), d); !errors.Is(err, manifest.ErrConflict) {
+			t.Errorf("--no-input-tensor %s: err = %v, want ErrConflict", name, err)
+		}
+	}
+	d.NoInputTensor, d.NoScaler = false, true
 	build(t, w, nil, d)
 }
 

@@ -25,6 +25,7 @@ type pushOptions struct {
 	features    string
 	inputTensor string
 	inputAxis   int
+	noInput     bool
 	parent      string
 	bnFrozen    bool
 	batchSize   int
@@ -41,6 +42,7 @@ func newPushCommand(g *globalOptions) *command {
 	fs.StringVar(&opts.features, "features", "", "file of the input feature names, in order (one a line or comma-separated)")
 	fs.StringVar(&opts.inputTensor, "input-tensor", "", "weights tensor whose input axis has one entry per feature")
 	fs.IntVar(&opts.inputAxis, "input-axis", 1, "axis of --input-tensor that counts the features")
+	fs.BoolVar(&opts.noInput, "no-input-tensor", false, "declare that no tensor's axis counts the scaler's features (the scaler covers only some inputs): the feature count is then not checked")
 	fs.StringVar(&opts.parent, "parent", "", "REF of the bundle this one was fine-tuned from, in the repository pushed to (without a host: on the registry pushed to)")
 	fs.BoolVar(&opts.bnFrozen, "bn-frozen", false, "BatchNorm was deliberately frozen while fine-tuning")
 	fs.IntVar(&opts.batchSize, "batch-size", 0, "training batch size")
@@ -48,7 +50,7 @@ func newPushCommand(g *globalOptions) *command {
 	return &command{
 		name: "push", flags: fs,
 		usage: "push REF --weights F [--scaler F | --no-scaler] [--mode eval|train] [--features F]\n" +
-			"                [--input-tensor NAME] [--input-axis N] [--parent REF] [--bn-frozen] [--batch-size N] [--label k=v]...",
+			"                [--input-tensor NAME [--input-axis N] | --no-input-tensor] [--parent REF] [--bn-frozen] [--batch-size N] [--label k=v]...",
 		run: func(ctx context.Context, args []string) error { return runPush(ctx, *opts, args) },
 	}
 }
@@ -268,7 +270,7 @@ func (p *pusher) finish(ctx context.Context, built *manifest.Built, from []strin
 // declared turns the flags into the declared facts, resolving --parent.
 func (opts pushOptions) declared(ctx context.Context, ref client.Ref, c *client.Client) (manifest.Declared, error) {
 	d := manifest.Declared{
-		ModelName: ref.Repo, Mode: artifact.Mode(opts.mode), InputTensor: opts.inputTensor, InputAxis: opts.inputAxis,
+		ModelName: ref.Repo, Mode: artifact.Mode(opts.mode), InputTensor: opts.inputTensor, InputAxis: opts.inputAxis, NoInputTensor: opts.noInput,
 		NoScaler: opts.noScaler, BNFrozen: opts.bnFrozen, BatchSize: opts.batchSize, Labels: opts.labels,
 	}
 	switch {

@@ -415,7 +415,8 @@ func TestPushUnreadableScaler(t *testing.T) {
 // TestPushScalerWithoutInputTensor: a scaler with no input tensor declared
 // (no --input-tensor, no normreg.input_tensor) stops the push before anything
 // is sent, exit 1, naming the tensor that would fit: nothing else would check
-// the scaler's feature count against the model.
+// the scaler's feature count against the model. --no-input-tensor declares
+// that none fits, and the bundle shows the count unchecked.
 func TestPushScalerWithoutInputTensor(t *testing.T) {
 	host, root := registrytest.Normreg(t)
 	env := map[string]string{"REGCTL_REGISTRY": host, "XDG_CACHE_HOME": t.TempDir()}
@@ -427,6 +428,10 @@ func TestPushScalerWithoutInputTensor(t *testing.T) {
 	}
 	if files := uploaded(root); len(files) != 0 {
 		t.Fatalf("a push without an input tensor left %v in the registry", files)
+	}
+	d := regctl(t, env, "", append(opts.args("team/big:v1"), "--no-input-tensor")...).must(t, exitOK, "push with --no-input-tensor").line()
+	if r := regctl(t, env, "", "inspect", "team/big@"+d).must(t, exitOK, "inspect"); !strings.Contains(r.stdout, "(unset: the feature count is not checked against the model)") {
+		t.Errorf("inspect of a bundle pushed with --no-input-tensor:\n%s", r.stdout)
 	}
 }
 
