@@ -75,13 +75,14 @@ func runServe(ctx context.Context, opts serveOptions, args []string) error {
 // statistics of the raw inputs it has seen.
 type sidecar struct {
 	st    *artifact.Standardizer
+	keys  [][]byte // st.Features as JSON strings, for the answers
 	mu    sync.Mutex
 	m     *artifact.Monitor
 	slots chan struct{} // a slot per request in flight (maxInFlight)
 }
 
 func newSidecar(st *artifact.Standardizer) *sidecar {
-	return &sidecar{st: st, m: st.NewMonitor(), slots: make(chan struct{}, maxInFlight)}
+	return &sidecar{st: st, keys: jsonKeys(st.Features), m: st.NewMonitor(), slots: make(chan struct{}, maxInFlight)}
 }
 
 // routes returns the sidecar's handler.
@@ -221,11 +222,11 @@ func (s *sidecar) response(out [][]float64, columns bool) any {
 				cols[i][r] = out[r][i]
 			}
 		}
-		return map[string]any{"columns": namedValues[[]float64]{s.st.Features, cols}}
+		return map[string]any{"columns": namedValues[[]float64]{s.keys, cols}}
 	}
 	rows := make([]namedValues[float64], len(out))
 	for r, z := range out {
-		rows[r] = namedValues[float64]{s.st.Features, z}
+		rows[r] = namedValues[float64]{s.keys, z}
 	}
 	return map[string]any{"rows": rows}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -303,4 +304,24 @@ func BenchmarkServeRow100(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// TestAppendJSONFloat: the answers' numbers are written as encoding/json
+// writes them, across its switch between plain and exponent forms; NaN and
+// Inf, which JSON lacks, are an error.
+func TestAppendJSONFloat(t *testing.T) {
+	for _, f := range []float64{0, 1, -1, 0.1, -2.5, 1e-6, 9.99e-7, 1e-7, -1.5e-7, 5e-324, 1e20, 1e21, -1.234e25, 123456789.123, math.MaxFloat64} {
+		want, _ := json.Marshal(f)
+		if got, err := appendJSON([]byte("x"), f); err != nil || string(got) != "x"+string(want) {
+			t.Errorf("appendJSON(%v) = %s, %v; want x%s", f, got, err, want)
+		}
+	}
+	for _, f := range []float64{math.NaN(), math.Inf(1)} {
+		if _, err := appendJSON(nil, f); err == nil {
+			t.Errorf("appendJSON(%v): no error", f)
+		}
+	}
+	if got, err := appendJSON(nil, []float64{1, 2}); err != nil || string(got) != "[1,2]" {
+		t.Errorf("appendJSON of a column = %s, %v", got, err)
+	}
 }

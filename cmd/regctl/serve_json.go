@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -68,30 +69,56 @@ func numbers(raw json.RawMessage) ([]float64, error) {
 	return out, nil
 }
 
-// namedValues is a JSON object of names[i] to values[i] written in the
-// order of names (encoding/json sorts a map's keys: a client that reads an
+// namedValues is a JSON object of keys[i] to values[i] written in the
+// order of keys (encoding/json sorts a map's keys: a client that reads an
 // answer's values in order would get the features alphabetically).
 type namedValues[V any] struct {
-	names  []string
+	keys   [][]byte // JSON strings (jsonKeys)
 	values []V
+}
+
+// jsonKeys returns names as JSON strings.
+func jsonKeys(names []string) [][]byte {
+	keys := make([][]byte, len(names))
+	for i, name := range names {
+		keys[i], _ = json.Marshal(name) // a string always encodes
+	}
+	return keys
 }
 
 // MarshalJSON implements json.Marshaler.
 func (n namedValues[V]) MarshalJSON() ([]byte, error) {
-	b := []byte{'{'}
-	for i, name := range n.names {
-		k, err := json.Marshal(name)
-		if err != nil {
-			return nil, err
-		}
-		v, err := json.Marshal(n.values[i])
-		if err != nil {
-			return nil, err
-		}
+	b := append(make([]byte, 0, 32*len(n.keys)), '{')
+	for i, k := range n.keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(append(append(b, k...), ':'), v...)
+		var err error
+		if b, err = appendJSON(append(append(b, k...), ':'), n.values[i]); err != nil {
+			return nil, err
+		}
 	}
 	return append(b, '}'), nil
+}
+
+// appendJSON appends v as JSON; a float64 (a row's value, the sidecar's
+// hot path) without reflection, formatted as encoding/json formats it.
+func appendJSON[V any](b []byte, v V) ([]byte, error) {
+	f, ok := any(v).(float64)
+	if !ok {
+		j, err := json.Marshal(v)
+		return append(b, j...), err
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("%v is not a JSON number", f)
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if n := len(b); format == 'e' && n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+		b[n-2], b = b[n-1], b[:n-1] // e-07 as e-7, as encoding/json writes it
+	}
+	return b, nil
 }
