@@ -213,12 +213,16 @@ func checkUploadTTL(ttl time.Duration) error {
 }
 
 // openDriver builds the storage driver a --storage URL names. An S3 bucket
-// that cannot be reached is an error naming the problem.
-func openDriver(ctx context.Context, rawURL string) (storage.Driver, error) {
+// that cannot be reached is an error naming the problem. With readOnly a
+// file:// directory must exist and is opened without writing to it
+// (fs.Open), so that a read-only copy can be read.
+func openDriver(ctx context.Context, rawURL string, readOnly bool) (storage.Driver, error) {
 	scheme, rest, _ := strings.Cut(rawURL, "://")
 	switch {
 	case scheme == "file" && strings.ContainsAny(rest, "?#"):
 		return nil, fmt.Errorf("storage %q: file:// takes a directory and no parameters", rawURL)
+	case scheme == "file" && rest != "" && readOnly:
+		return fs.Open(rest)
 	case scheme == "file" && rest != "":
 		return fs.New(rest)
 	case scheme == "s3":
@@ -233,7 +237,7 @@ func openDriver(ctx context.Context, rawURL string) (storage.Driver, error) {
 
 // serve runs the registry until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	driver, err := openDriver(ctx, cfg.storage)
+	driver, err := openDriver(ctx, cfg.storage, false)
 	if err != nil {
 		return err
 	}

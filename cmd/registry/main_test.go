@@ -105,7 +105,7 @@ func TestOpenDriverRefuses(t *testing.T) {
 	}
 	for url, want := range cases {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		_, err := openDriver(ctx, url)
+		_, err := openDriver(ctx, url, false)
 		cancel()
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("openDriver(%q) = %v, want an error mentioning %q", url, err, want)
@@ -204,7 +204,7 @@ func TestFlagErrorsPrintedOnce(t *testing.T) {
 // logs how many it swept; a second pass finds nothing and logs nothing.
 func TestCleanUpSweeps(t *testing.T) {
 	root := t.TempDir()
-	driver, err := openDriver(context.Background(), "file://"+root)
+	driver, err := openDriver(context.Background(), "file://"+root, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func scrub(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := checkUploadTTL(*ttl); err != nil {
 		return err
 	}
-	driver, err := openDriver(ctx, *url)
+	driver, err := openDriver(ctx, *url, !*remove)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,7 @@ import (
 // --upload-ttl below the fresh ones' age finds them.
 func TestScrubCommand(t *testing.T) {
 	root := t.TempDir()
-	driver, err := openDriver(context.Background(), "file://"+root)
+	driver, err := openDriver(context.Background(), "file://"+root, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,5 +78,30 @@ func TestScrubCommand(t *testing.T) {
 			!strings.Contains(stdout.String(), c.stdout) || !strings.Contains(stderr.String(), c.stderr) {
 			t.Errorf("scrub %q: error %v, stdout %q, stderr %q; want %q, %q, %q", c.args, err, stdout.String(), stderr.String(), c.errText, c.stdout, c.stderr)
 		}
+	}
+}
+
+// TestScrubWritesNothing: scrub without --remove opens a file:// directory
+// without writing to it, so that it can check a read-only copy (a backup,
+// a read-only mount): on a copy without .tmp and .locks it creates neither;
+// a directory that does not exist is an error, not one created empty.
+func TestScrubWritesNothing(t *testing.T) {
+	root := t.TempDir()
+	missing := filepath.Join(root, "missing")
+	env := func(k string) string { return map[string]string{"REGISTRY_STORAGE": "file://" + root}[k] }
+	var stderr bytes.Buffer
+	if err := scrub(context.Background(), nil, env, io.Discard, &stderr); err != nil || !strings.Contains(stderr.String(), "0 blobs checked") {
+		t.Fatalf("scrub of an empty copy: %v, stderr %q", err, stderr.String())
+	}
+	for _, dir := range []string{".tmp", ".locks"} {
+		if _, err := os.Stat(filepath.Join(root, dir)); err == nil {
+			t.Errorf("scrub without --remove created %s", dir)
+		}
+	}
+	if err := scrub(context.Background(), []string{"--storage", "file://" + missing}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("scrub of a directory that does not exist: %v, want an error naming it", err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("scrub created %s", missing)
 	}
 }

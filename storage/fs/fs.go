@@ -67,6 +67,24 @@ func New(root string) (*Driver, error) {
 	return &Driver{root: abs}, nil
 }
 
+// Open returns a driver on the existing directory root without creating or
+// writing anything, for reading a copy that may be read-only (a backup, a
+// read-only mount: registry scrub without --remove). Its writes fail where
+// the directory may not be written.
+func Open(root string) (*Driver, error) {
+	abs, err := filepath.Abs(root)
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = os.Stat(abs); err == nil && !fi.IsDir() {
+			err = fmt.Errorf("%s is not a directory", abs)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fs storage %q: %w", root, err)
+	}
+	return &Driver{root: abs}, nil
+}
+
 // checkWritable creates a file in dir and removes it.
 func checkWritable(dir string) error {
 	f, err := os.CreateTemp(dir, ".probe-*")
@@ -243,10 +261,14 @@ func fill(ctx context.Context, tmp *os.File, r io.Reader, notBefore time.Time) (
 
 // Sweep implements storage.Sweeper: it counts, and with remove removes, the
 // temp files under root/.tmp last written before before, which a process
-// killed mid-Put leaves behind (one that runs removes its own).
+// killed mid-Put leaves behind (one that runs removes its own); none when
+// root has no .tmp.
 func (d *Driver) Sweep(ctx context.Context, before time.Time, remove bool) (int, error) {
 	dir := filepath.Join(d.root, ".tmp")
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil // a root opened read-only (Open) without one
+	}
 	if err != nil {
 		return 0, err
 	}

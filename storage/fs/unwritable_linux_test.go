@@ -1,12 +1,14 @@
 package fs_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/normreg/normreg/storage/fs"
 )
@@ -23,19 +25,66 @@ func TestNewUnwritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(tmp, 0o755) })
-	_, err := newAsNobody(t, root)
+	var err error
+	asNobody(t, root, func() { _, err = fs.New(root) })
 	if err == nil || !strings.Contains(err.Error(), tmp+" is not writable") {
 		t.Fatalf("New on a root with a read-only .tmp: %v, want an error naming %s", err, tmp)
 	}
 }
 
-// newAsNobody runs fs.New(root), root being in a t.TempDir; as root it
-// gives root's tree to nobody (65534) and runs New on a thread whose file-system user and group are
-// nobody's, which drops root's power to write anywhere. The thread is never
-// unlocked, so it ends with the goroutine.
-func newAsNobody(t *testing.T, root string) (*fs.Driver, error) {
+// TestOpenReadOnly: Open reads a root no directory of which may be written
+// (a read-only copy, which registry scrub reads), where New stops; and a
+// root that does not exist is an error, not a directory created.
+func TestOpenReadOnly(t *testing.T) {
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "data")
+	if err := newDriver(t, root).Put(ctx, "blobs/b", strings.NewReader("bytes"), 5); err != nil {
+		t.Fatal(err)
+	}
+	chmodDirs(t, root, 0o555)
+	t.Cleanup(func() { chmodDirs(t, root, 0o755) })
+	var newErr, openErr, getErr, sweepErr error
+	var got []byte
+	asNobody(t, root, func() {
+		_, newErr = fs.New(root)
+		var d *fs.Driver
+		if d, openErr = fs.Open(root); openErr == nil {
+			got, _, getErr = d.Get(ctx, "blobs/b", 100)
+			_, sweepErr = d.Sweep(ctx, time.Now(), false)
+		}
+	})
+	if newErr == nil {
+		t.Error("New on a read-only root succeeded; want it refused")
+	}
+	if openErr != nil || getErr != nil || string(got) != "bytes" || sweepErr != nil {
+		t.Errorf("Open on a read-only root: %v; Get = %q, %v; Sweep: %v; want the stored bytes read", openErr, got, getErr, sweepErr)
+	}
+	if _, err := fs.Open(filepath.Join(root, "missing")); err == nil {
+		t.Error("Open of a directory that does not exist succeeded")
+	}
+}
+
+// chmodDirs sets the mode of every directory of the tree at root.
+func chmodDirs(t *testing.T, root string, mode os.FileMode) {
+	err := filepath.WalkDir(root, func(path string, e os.DirEntry, err error) error {
+		if err != nil || !e.IsDir() {
+			return err
+		}
+		return os.Chmod(path, mode)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// asNobody runs f, root being in a t.TempDir; as root it gives root's tree
+// to nobody (65534) and runs f on a thread whose file-system user and group
+// are nobody's, which drops root's power to write anywhere. The thread is
+// never unlocked, so it ends with the goroutine.
+func asNobody(t *testing.T, root string, f func()) {
 	if os.Geteuid() != 0 {
-		return fs.New(root)
+		f()
+		return
 	}
 	const nobody = 65534
 	for _, dir := range []string{filepath.Dir(root), filepath.Dir(filepath.Dir(root))} { // t.TempDir's, 0700
@@ -52,18 +101,13 @@ func newAsNobody(t *testing.T, root string) (*fs.Driver, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		d   *fs.Driver
-		err error
-	}
-	done := make(chan result)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		runtime.LockOSThread()
 		syscall.RawSyscall(syscall.SYS_SETFSGID, nobody, 0, 0)
 		syscall.RawSyscall(syscall.SYS_SETFSUID, nobody, 0, 0)
-		d, err := fs.New(root)
-		done <- result{d, err}
+		f()
 	}()
-	r := <-done
-	return r.d, r.err
+	<-done
 }
