@@ -136,14 +136,28 @@ func checkBNStale(b *Bundle) Findings {
 	}
 	if sameStats(s, p.BN) {
 		fs = append(fs, refusal(BNStale, fixFinetuneBN,
-			"the weights changed from parent bundle %s (%s, now %s) but the running statistics and num_batches_tracked of all %d BatchNorm layers are identical to the parent's: BatchNorm was left in eval mode while fine-tuning",
-			p.Digest, p.WeightsDigest, b.WeightsDigest, len(s.Layers)))
+			"the weights changed from parent bundle %s (%s, now %s) but the running statistics and num_batches_tracked of all %d BatchNorm layers are identical to the parent's%s",
+			p.Digest, p.WeightsDigest, b.WeightsDigest, len(s.Layers), sameStatsCause(s, p.BN)))
 	} else if kept := keptParentStats(s, p.BN); len(kept) > 0 {
 		fs = append(fs, refusal(BNStale, fixFinetuneBN,
 			"%d of %d BatchNorm layers kept the running statistics and num_batches_tracked of parent bundle %s while their weight and bias were trained: %s; they were left in eval mode while fine-tuning",
 			len(kept), len(s.Layers), p.Digest, list(kept)))
 	}
 	return fs
+}
+
+// sameStatsCause says what running statistics all equal to the parent's
+// mean: BatchNorm frozen whole when the weight and bias of every layer are
+// the parent's too, else BatchNorm left in eval mode while fine-tuning.
+func sameStatsCause(s, parent *BNStats) string {
+	maybeTrained := slices.ContainsFunc(s.Layers, func(l BNLayer) bool {
+		o, ok := parent.Layer(l.Name)
+		return !ok || l.Weight == nil || o.Weight == nil || len(l.affineDiff(*o, 0)) > 0
+	})
+	if maybeTrained {
+		return ": BatchNorm was left in eval mode while fine-tuning"
+	}
+	return ", and so are their weight and bias: BatchNorm was frozen whole while other layers trained, which --bn-frozen declares"
 }
 
 // keptParentStats names the layers of s whose running statistics and

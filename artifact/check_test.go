@@ -252,6 +252,12 @@ func TestCheckBNStaleAgainstParent(t *testing.T) {
 		{"one layer left in eval", partialFinetune(true), []CheckID{BNStale},
 			[]string{"1 of 2 BatchNorm layers kept the running statistics and num_batches_tracked of parent bundle " + string(sameBNParent().Digest), "trained: net.4;", "eval mode", "--bn-frozen"}},
 		{"one layer frozen whole", partialFinetune(false), nil, nil},
+		{"every layer frozen whole", func(b *Bundle) { partialFinetune(false)(b); b.Parent.BN.Layers[0].NumBatchesTracked = 100 }, []CheckID{BNStale},
+			[]string{"all 2 BatchNorm layers are identical to the parent's, and so are their weight and bias: BatchNorm was frozen whole"}},
+		{"every layer left in eval, weights trained", func(b *Bundle) {
+			partialFinetune(true)(b)
+			b.Parent.BN.Layers[0].NumBatchesTracked = 100
+		}, []CheckID{BNStale}, []string{"identical to the parent's: BatchNorm was left in eval mode while fine-tuning"}},
 		{"one layer left in eval, declared frozen", func(b *Bundle) { partialFinetune(true)(b); b.BNFrozen = true }, nil, nil},
 		{"one layer left in eval, parent without affine", func(b *Bundle) {
 			partialFinetune(true)(b)
