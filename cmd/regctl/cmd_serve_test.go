@@ -123,6 +123,7 @@ func TestServeStandardizes(t *testing.T) {
 	for body, why := range map[string]string{
 		`{"rows":[` + full("41") + `,` + full("null") + `]}`:                   `row 1: feature "age": null is not a number`,
 		`{"rows":[` + full(`"41"`) + `]}`:                                      `feature "age": "41" is not a number`,
+		`{"rows":[` + full("-1e309") + `]}`:                                    `feature "age": -1e309 is past float64's range`,
 		`{"rows":[` + strings.Replace(full("41"), "{", `{"age":42,`, 1) + `]}`: `feature "age" appears twice`,
 		`{"columns":{"age":[41,null],` + fullColumns:                           `feature "age": value 1: null is not a number`,
 		`{"columns":{"age":[41],"age":[42],` + fullColumns:                     `feature "age" appears twice`,

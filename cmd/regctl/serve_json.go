@@ -43,10 +43,14 @@ func decodeFeatures[V any](b []byte, value func(json.RawMessage) (V, error)) (ma
 	return out, nil
 }
 
-// number reads a JSON number; null, strings and anything else are errors.
+// number reads a JSON number; null, strings and anything else are errors,
+// and so is a number past float64's range (1e309).
 func number(raw json.RawMessage) (float64, error) {
 	f, err := strconv.ParseFloat(string(raw), 64) // a JSON number is Go syntax; null, true, "1" are not
-	if err != nil {
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return 0, fmt.Errorf("%s is past float64's range", raw)
+	case err != nil:
 		return 0, fmt.Errorf("%s is not a number", raw)
 	}
 	return f, nil
