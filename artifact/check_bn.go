@@ -152,7 +152,7 @@ func checkBNStale(b *Bundle) Findings {
 func sameStatsCause(s, parent *BNStats) string {
 	maybeTrained := slices.ContainsFunc(s.Layers, func(l BNLayer) bool {
 		o, ok := parent.Layer(l.Name)
-		return !ok || l.Weight == nil || o.Weight == nil || len(l.affineDiff(*o, 0)) > 0
+		return !ok || l.Weight == nil || o.Weight == nil || l.affineChanged(*o)
 	})
 	if maybeTrained {
 		return ": BatchNorm was left in eval mode while fine-tuning"
@@ -163,12 +163,23 @@ func sameStatsCause(s, parent *BNStats) string {
 // keptParentStats names the layers of s whose running statistics and
 // num_batches_tracked are the parent's while their affine weight or bias
 // changed: trained in eval mode (a layer frozen whole keeps both). Layers
-// without affine parameters on either side, or missing from the parent,
-// are not judged.
+// without affine parameters on either side are not judged.
 func keptParentStats(s, parent *BNStats) []string {
+	kept := s.KeptStats(parent)
+	return s.layerNames(func(l BNLayer) bool {
+		o, _ := parent.Layer(l.Name)
+		return slices.Contains(kept, l.Name) && l.affineChanged(*o)
+	})
+}
+
+// KeptStats names the layers of s whose running statistics and
+// num_batches_tracked are those of the same layer of parent: the layers
+// whose weight and bias the parent check compares, which a bnstats layer
+// does not carry (the manifest package reads the parent's by ranges).
+func (s *BNStats) KeptStats(parent *BNStats) []string {
 	return s.layerNames(func(l BNLayer) bool {
 		o, ok := parent.Layer(l.Name)
-		return ok && l.Weight != nil && o.Weight != nil && len(l.diff(*o, 0)) == 0 && len(l.affineDiff(*o, 0)) > 0
+		return ok && len(l.diff(*o, 0)) == 0
 	})
 }
 
@@ -216,14 +227,13 @@ func (l BNLayer) diff(o BNLayer, tol float64) []string {
 	return append(out, valuesDiff("running_var", l.RunningVar, o.RunningVar, tol)...)
 }
 
-// affineDiff lists how l's affine weight and bias differ from o's, values
-// compared within relative tolerance tol; nothing when l has none (a stats
-// layer written before they were kept).
-func (l BNLayer) affineDiff(o BNLayer, tol float64) []string {
-	if l.Weight == nil && l.Bias == nil {
-		return nil
+// affineChanged reports whether l's weight or bias differs from o's; false
+// when either layer has none (affine=False, or not read).
+func (l BNLayer) affineChanged(o BNLayer) bool {
+	if l.Weight == nil || o.Weight == nil {
+		return false
 	}
-	return append(valuesDiff("weight", l.Weight, o.Weight, tol), valuesDiff("bias", l.Bias, o.Bias, tol)...)
+	return len(valuesDiff("weight", l.Weight, o.Weight, 0)) > 0 || len(valuesDiff("bias", l.Bias, o.Bias, 0)) > 0
 }
 
 // valuesDiff describes the first difference between a and b, if any; NaN
@@ -258,7 +268,7 @@ func checkBNMismatch(b *Bundle) Findings {
 			diffs = append(diffs, l.Name+" is not in the weights")
 			continue
 		}
-		for _, d := range append(l.diff(*w, bnTolerance), l.affineDiff(*w, bnTolerance)...) {
+		for _, d := range l.diff(*w, bnTolerance) {
 			diffs = append(diffs, l.Name+" "+d)
 		}
 	}

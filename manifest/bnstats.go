@@ -21,8 +21,6 @@ func MarshalBNStats(s *artifact.BNStats) ([]byte, error) {
 			RunningVar:        l.RunningVar,
 			NumBatchesTracked: l.NumBatchesTracked,
 			HasTracked:        l.HasTracked,
-			Weight:            l.Weight,
-			Bias:              l.Bias,
 		})
 	}
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
@@ -47,8 +45,6 @@ func ParseBNStats(b []byte) (*artifact.BNStats, error) {
 			RunningVar:        l.GetRunningVar(),
 			NumBatchesTracked: l.GetNumBatchesTracked(),
 			HasTracked:        l.GetHasTracked(),
-			Weight:            l.GetWeight(),
-			Bias:              l.GetBias(),
 		})
 	}
 	return s, nil

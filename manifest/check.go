@@ -3,6 +3,7 @@ package manifest
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/normreg/normreg/artifact"
@@ -198,17 +199,26 @@ func (v *View) readBNStats(ctx context.Context, f Fetcher) (artifact.Findings, e
 	return nil, err
 }
 
-// readParent reads the parent bundle's facts when the config names one. A
-// parent that cannot be read leaves Bundle.Parent nil and sets ParentErr;
-// a parent whose content does not match its digest is a finding.
+// readParent reads the parent bundle's facts when the config names one,
+// with the weight and bias of the parent's BatchNorm layers whose running
+// statistics this bundle's weights kept (readParentAffine). A parent that
+// cannot be read leaves Bundle.Parent nil and sets ParentErr; a parent
+// whose content does not match its digest is a finding.
 func (v *View) readParent(ctx context.Context, f Fetcher) artifact.Findings {
 	d := artifact.Digest(v.Config.GetBatchNorm().GetParentBundleDigest())
 	if d == "" {
 		return nil
 	}
-	v.Bundle.Parent, v.ParentErr = ParentFacts(ctx, f, d)
-	if artifact.IsMismatch(v.ParentErr) {
-		return artifact.Findings{artifact.DigestMismatchFinding("parent bundle", d, v.ParentErr)}
+	p, weights, err := parentFacts(ctx, f, d)
+	if err == nil && p.BN != nil && v.Bundle.BNWeights != nil && !v.Bundle.BNFrozen {
+		err = readParentAffine(ctx, f, weights, p.BN, v.Bundle.BNWeights.KeptStats(p.BN))
+	}
+	if err != nil {
+		p = nil
+	}
+	v.Bundle.Parent, v.ParentErr = p, err
+	if artifact.IsMismatch(err) {
+		return artifact.Findings{artifact.DigestMismatchFinding("parent bundle", d, err)}
 	}
 	return nil
 }
@@ -216,22 +226,57 @@ func (v *View) readParent(ctx context.Context, f Fetcher) artifact.Findings {
 // ParentFacts reads what a fine-tuned bundle's checks need of its parent
 // bundle d through f: the parent's weights digest and its bnstats layer.
 func ParentFacts(ctx context.Context, f Fetcher, d artifact.Digest) (*artifact.Parent, error) {
+	p, _, err := parentFacts(ctx, f, d)
+	return p, err
+}
+
+// parentFacts is ParentFacts, also returning the parent's weights layer.
+func parentFacts(ctx context.Context, f Fetcher, d artifact.Digest) (*artifact.Parent, artifact.Descriptor, error) {
 	raw, err := readVerified(ctx, f, artifact.Descriptor{MediaType: MediaTypeImageManifest, Digest: d, Size: -1}, MaxSize)
 	if err != nil {
-		return nil, fmt.Errorf("parent bundle: %w", err)
+		return nil, artifact.Descriptor{}, fmt.Errorf("parent bundle: %w", err)
 	}
 	pv, err := parseBundle(raw)
 	if err != nil {
-		return nil, fmt.Errorf("parent bundle %s: %w", d, err)
+		return nil, artifact.Descriptor{}, fmt.Errorf("parent bundle %s: %w", d, err)
 	}
 	p := &artifact.Parent{Digest: d, WeightsDigest: pv.Weights.Digest}
 	if pv.BNStats == nil {
-		return p, nil
+		return p, pv.Weights, nil
 	}
 	bn, err := readVerified(ctx, f, *pv.BNStats, MaxBNStatsSize)
 	if err != nil {
-		return nil, fmt.Errorf("parent bundle %s: %w", d, err)
+		return nil, artifact.Descriptor{}, fmt.Errorf("parent bundle %s: %w", d, err)
 	}
 	p.BN, err = ParseBNStats(bn)
-	return p, err
+	return p, pv.Weights, err
+}
+
+// readParentAffine sets the weight and bias of the named layers of the
+// parent's statistics bn, read by ranges of the parent's weights (the
+// bnstats layer does not carry them): only the header and those tensors.
+// Nothing is read when no layer is named, as in any fine-tune that ran
+// BatchNorm in train mode.
+func readParentAffine(ctx context.Context, f Fetcher, weights artifact.Descriptor, bn *artifact.BNStats, layers []string) error {
+	if len(layers) == 0 {
+		return nil
+	}
+	ra := newRangeReader(ctx, f, weights)
+	h, err := artifact.ReadSafetensorsHeader(io.NewSectionReader(ra, 0, weights.Size))
+	if err != nil {
+		return fmt.Errorf("parent bundle's weights: %w", invalidWeights(err))
+	}
+	want := map[string]bool{}
+	for _, l := range layers {
+		want[l+".weight"], want[l+".bias"] = true, true
+	}
+	vals, err := artifact.ReadTensorsAt(h, ra, func(name string) bool { return want[name] })
+	if err != nil {
+		return fmt.Errorf("parent bundle's weights: %w", invalidWeights(err))
+	}
+	for _, name := range layers {
+		l, _ := bn.Layer(name)
+		l.Weight, l.Bias = vals[name+".weight"], vals[name+".bias"]
+	}
+	return nil
 }

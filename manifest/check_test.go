@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -235,6 +237,49 @@ func TestCheckAgainstParent(t *testing.T) {
 	v, _ = check(t, child.ManifestBytes, child.fetcher(nil, nil))
 	if v.Bundle.Parent != nil || v.ParentErr == nil {
 		t.Errorf("unreachable parent: facts %+v, error %v; want no facts and an error", v.Bundle.Parent, v.ParentErr)
+	}
+}
+
+// TestCheckReadsParentAffineOnlyWhenKept: against its parent, a fine-tune
+// whose BatchNorm layers all moved reads nothing of the parent's weights; one
+// in which a layer kept the parent's running statistics reads the parent's
+// weight and bias of it (the bnstats layer has none) and, as they were
+// trained, is refused naming that layer.
+func TestCheckReadsParentAffineOnlyWhenKept(t *testing.T) {
+	model := func(bn1, bn4 []bundletest.Tensor) []byte {
+		var ts []bundletest.Tensor
+		ts = append(ts, bundletest.Linear("net.0", 4, 3)...)
+		ts = append(ts, bn1...)
+		ts = append(ts, bundletest.Linear("net.3", 2, 4)...)
+		ts = append(ts, bn4...)
+		return bundletest.Safetensors(nil, append(ts, bundletest.Linear("net.6", 1, 2)...)...)
+	}
+	bn4 := func(tracked int64) []bundletest.Tensor {
+		return bundletest.BatchNorm("net.4", []float64{0.5, -0.5}, []float64{2, 3}, tracked)
+	}
+	parent := newBundle(t, model(bundletest.BatchNorm("net.1", trained, []float64{1.5, 2, 0.5, 3}, 120), bn4(120)), scaler(), declared())
+	d := declared()
+	d.ParentDigest, d.ParentWeightsDigest = parent.Digest, parent.Manifest.Layers[0].Digest
+	moved := bundletest.BatchNorm("net.1", []float64{0.2, -0.1, 0.3, 0.5}, []float64{1.4, 2, 0.6, 3}, 150)
+	trainedInEval := bn4(120)
+	trainedInEval[0].Values[1] = 1.5 // net.4.weight
+	for _, c := range []struct {
+		name    string
+		bn4     []bundletest.Tensor
+		fetches bool
+		ids     []artifact.CheckID
+	}{{"every layer moved", bn4(150), false, nil}, {"net.4 kept its statistics, weight trained", trainedInEval, true, []artifact.CheckID{artifact.BNStale}}} {
+		child := newBundle(t, model(moved, c.bn4), scaler(), d)
+		pw := parent.Manifest.Layers[0].Digest
+		counts := map[artifact.Digest]*reads{pw: {}}
+		_, fs := check(t, child.ManifestBytes, countingFetcher(child.fetcher(nil, parent.fetcher(nil, nil)), counts))
+		wantIDs(t, c.name, fs, c.ids...)
+		if f := counts[pw].fetches.Load(); (f > 0) != c.fetches {
+			t.Errorf("%s: %d fetches of the parent's weights; want some: %v", c.name, f, c.fetches)
+		}
+		if text := fmt.Sprint(fs); c.ids != nil && (!strings.Contains(text, "1 of 2 BatchNorm layers kept the running statistics") || !strings.Contains(text, "trained: net.4;")) {
+			t.Errorf("%s: findings %s; want net.4 named", c.name, text)
+		}
 	}
 }
 

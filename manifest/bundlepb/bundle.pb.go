@@ -602,11 +602,7 @@ type BatchNormLayer struct {
 	RunningVar        []float64 `protobuf:"fixed64,4,rep,packed,name=running_var,json=runningVar,proto3" json:"running_var,omitempty"`
 	NumBatchesTracked int64     `protobuf:"varint,5,opt,name=num_batches_tracked,json=numBatchesTracked,proto3" json:"num_batches_tracked,omitempty"`
 	// The weights carry num_batches_tracked.
-	HasTracked bool `protobuf:"varint,6,opt,name=has_tracked,json=hasTracked,proto3" json:"has_tracked,omitempty"`
-	// The affine parameters (gamma and beta); empty when the layer has none.
-	// Absent from bundles pushed before they were added.
-	Weight        []float64 `protobuf:"fixed64,7,rep,packed,name=weight,proto3" json:"weight,omitempty"`
-	Bias          []float64 `protobuf:"fixed64,8,rep,packed,name=bias,proto3" json:"bias,omitempty"`
+	HasTracked    bool `protobuf:"varint,6,opt,name=has_tracked,json=hasTracked,proto3" json:"has_tracked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -683,20 +679,6 @@ func (x *BatchNormLayer) GetHasTracked() bool {
 	return false
 }
 
-func (x *BatchNormLayer) GetWeight() []float64 {
-	if x != nil {
-		return x.Weight
-	}
-	return nil
-}
-
-func (x *BatchNormLayer) GetBias() []float64 {
-	if x != nil {
-		return x.Bias
-	}
-	return nil
-}
-
 var File_manifest_bundlepb_bundle_proto protoreflect.FileDescriptor
 
 const file_manifest_bundlepb_bundle_proto_rawDesc = "" +
@@ -736,7 +718,7 @@ const file_manifest_bundlepb_bundle_proto_rawDesc = "" +
 	"\x0edataset_digest\x18\x02 \x01(\tR\rdatasetDigest\x12#\n" +
 	"\rcode_revision\x18\x03 \x01(\tR\fcodeRevision\"K\n" +
 	"\x0eBatchNormStats\x129\n" +
-	"\x06layers\x18\x01 \x03(\v2!.normreg.bundle.v1.BatchNormLayerR\x06layers\"\x81\x02\n" +
+	"\x06layers\x18\x01 \x03(\v2!.normreg.bundle.v1.BatchNormLayerR\x06layers\"\xd5\x01\n" +
 	"\x0eBatchNormLayer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bchannels\x18\x02 \x01(\rR\bchannels\x12!\n" +
@@ -745,9 +727,7 @@ const file_manifest_bundlepb_bundle_proto_rawDesc = "" +
 	"runningVar\x12.\n" +
 	"\x13num_batches_tracked\x18\x05 \x01(\x03R\x11numBatchesTracked\x12\x1f\n" +
 	"\vhas_tracked\x18\x06 \x01(\bR\n" +
-	"hasTracked\x12\x16\n" +
-	"\x06weight\x18\a \x03(\x01R\x06weight\x12\x12\n" +
-	"\x04bias\x18\b \x03(\x01R\x04bias*O\n" +
+	"hasTracked*O\n" +
 	"\rWeightsFormat\x12\x1e\n" +
 	"\x1aWEIGHTS_FORMAT_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aWEIGHTS_FORMAT_SAFETENSORS\x10\x01*;\n" +
