@@ -58,6 +58,9 @@ func runSkew(ctx context.Context, opts skewOptions, args []string) error {
 	if opts.data == "" {
 		return usageError("skew needs --data F")
 	}
+	if th := opts.th; !(th.Shift > 0) || !(th.StdRatio > 1) || !(th.PSI >= 0) {
+		return usageError("skew thresholds: --threshold-shift %v must be above 0, --threshold-std %v above 1, --threshold-psi %v at least 0", th.Shift, th.StdRatio, th.PSI)
+	}
 	st, rb, err := bundleStandardizer(ctx, opts.g, args[0], nil)
 	if err != nil {
 		return err

@@ -93,13 +93,20 @@ func TestSkewOnFixtures(t *testing.T) {
 }
 
 // TestSkewThresholdAndColumns raises the shift threshold past the fixture's
-// 1.5 std shift, and reports a dropped column as missing.
+// 1.5 std shift, refuses thresholds that could flag nothing or everything,
+// and reports a dropped column as missing.
 func TestSkewThresholdAndColumns(t *testing.T) {
 	host, _ := registrytest.Normreg(t)
 	env := map[string]string{"REGCTL_REGISTRY": host}
 	pinned := pushCase(t, env, "mlp", "skew/mlp")
 	regctl(t, env, "", "skew", pinned, "--data", fixture("mlp", "sample-shifted.csv"),
 		"--threshold-shift", "2", "--threshold-psi", "5").must(t, exitOK, "shifted sample under raised thresholds")
+	for _, bad := range [][]string{{"--threshold-psi", "-1"}, {"--threshold-shift", "0"}, {"--threshold-std", "0.5"}} {
+		r := regctl(t, env, "", append([]string{"skew", pinned, "--data", fixture("mlp", "sample-ok.csv")}, bad...)...)
+		if r.code != exitError || !strings.Contains(r.stderr, "skew thresholds:") {
+			t.Errorf("skew %v: exit %d, stderr %q; want a usage error", bad, r.code, r.stderr)
+		}
+	}
 	data := t.TempDir() + "/rows.jsonl"
 	os.WriteFile(data, []byte(`{"income": 50000, "age": 40}`+"\n"+`{"age": 42, "income": 52000}`+"\n"), 0o644)
 	r := regctl(t, env, "", "skew", pinned, "--data", data, "--json").must(t, exitRefused, "skew with missing columns")
