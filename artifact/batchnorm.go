@@ -65,7 +65,9 @@ func ReadBNStatsAt(h *SafetensorsHeader, ra io.ReaderAt) (*BNStats, error) {
 }
 
 // bnTensors returns whether a tensor of h is one ReadBNStats reads: a
-// BatchNorm layer's running statistic, weight or bias.
+// BatchNorm layer's running statistic, weight or bias; a weight or bias of
+// a dtype it cannot decode is left out (only the checks against a parent
+// use them), where a running statistic's is an error.
 func bnTensors(h *SafetensorsHeader) func(name string) bool {
 	layers := map[string]bool{}
 	for _, name := range BNLayerNames(h) {
@@ -77,7 +79,9 @@ func bnTensors(h *SafetensorsHeader) func(name string) bool {
 		}
 		for _, suffix := range []string{suffixWeight, suffixBias} {
 			if p, ok := strings.CutSuffix(name, suffix); ok && layers[p] {
-				return true
+				t, _ := h.Tensor(name)
+				_, decodable := decoders[t.DType]
+				return decodable
 			}
 		}
 		return false

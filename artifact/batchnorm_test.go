@@ -152,3 +152,23 @@ func readJSON(t *testing.T, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+// TestReadBNStatsUndecodableAffine: a BatchNorm weight of a dtype the
+// reader cannot decode (FP8) is left out, not an error: only the checks
+// against a parent use it.
+func TestReadBNStatsUndecodableAffine(t *testing.T) {
+	file := buildSafetensors(t, nil,
+		stTensor{"q.weight", "F8_E4M3", []int64{2}, []byte{0x38, 0x38}},
+		stTensor{"q.bias", "F32", []int64{2}, f32(0, 0.5)},
+		stTensor{"q.running_mean", "F32", []int64{2}, f32(0.5, 1)},
+		stTensor{"q.running_var", "F32", []int64{2}, f32(1, 2)},
+	)
+	h, _ := mustHeader(t, file)
+	s, err := ReadBNStatsAt(h, bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := s.Layer("q"); !ok || l.Weight != nil || fmt.Sprint(l.Bias) != "[0 0.5]" || fmt.Sprint(l.RunningVar) != "[1 2]" {
+		t.Errorf("layer q = %+v, %v; want its statistics and bias, no weight", l, ok)
+	}
+}
