@@ -77,15 +77,41 @@ func bnTensors(h *SafetensorsHeader) func(name string) bool {
 		if _, ok := bnPrefix(name); ok {
 			return true
 		}
-		for _, suffix := range []string{suffixWeight, suffixBias} {
-			if p, ok := strings.CutSuffix(name, suffix); ok && layers[p] {
-				t, _ := h.Tensor(name)
-				_, decodable := decoders[t.DType]
-				return decodable
-			}
-		}
-		return false
+		return affineOf(h, name, layers)
 	}
+}
+
+// affineOf reports whether name is the weight or bias of one of layers, in
+// a dtype the reader decodes.
+func affineOf(h *SafetensorsHeader, name string, layers map[string]bool) bool {
+	for _, suffix := range []string{suffixWeight, suffixBias} {
+		if p, ok := strings.CutSuffix(name, suffix); ok && layers[p] {
+			t, _ := h.Tensor(name)
+			_, decodable := decoders[t.DType]
+			return decodable
+		}
+	}
+	return false
+}
+
+// ReadAffineAt sets the weight and bias of the named layers of s from the
+// weights file with header h, by ranged reads of ra (of those tensors
+// only); one of a dtype the reader cannot decode stays nil.
+func (s *BNStats) ReadAffineAt(h *SafetensorsHeader, ra io.ReaderAt, names []string) error {
+	layers := map[string]bool{}
+	for _, name := range names {
+		layers[name] = true
+	}
+	vals, err := ReadTensorsAt(h, ra, func(name string) bool { return affineOf(h, name, layers) })
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if l, ok := s.Layer(name); ok {
+			l.Weight, l.Bias = vals[name+suffixWeight], vals[name+suffixBias]
+		}
+	}
+	return nil
 }
 
 // bnStatsFrom assembles the layers from the statistics' values.

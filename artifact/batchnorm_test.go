@@ -172,3 +172,16 @@ func TestReadBNStatsUndecodableAffine(t *testing.T) {
 		t.Errorf("layer q = %+v, %v; want its statistics and bias, no weight", l, ok)
 	}
 }
+
+// TestReadAffineAt sets the weight and bias of the layers named only.
+func TestReadAffineAt(t *testing.T) {
+	file := bnFile(t)
+	h, _ := mustHeader(t, file)
+	s := &BNStats{Layers: []BNLayer{{Name: "net.1"}, {Name: "net.4"}}}
+	if err := s.ReadAffineAt(h, bytes.NewReader(file), []string{"net.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(s.Layers); got != "[{net.1 0 [] [] 0 false [1 0.5 1] [0 0.25 0]} {net.4 0 [] [] 0 false [] []}]" {
+		t.Errorf("layers %s", got)
+	}
+}

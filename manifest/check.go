@@ -266,17 +266,8 @@ func readParentAffine(ctx context.Context, f Fetcher, weights artifact.Descripto
 	if err != nil {
 		return fmt.Errorf("parent bundle's weights: %w", invalidWeights(err))
 	}
-	want := map[string]bool{}
-	for _, l := range layers {
-		want[l+".weight"], want[l+".bias"] = true, true
-	}
-	vals, err := artifact.ReadTensorsAt(h, ra, func(name string) bool { return want[name] })
-	if err != nil {
+	if err := bn.ReadAffineAt(h, ra, layers); err != nil {
 		return fmt.Errorf("parent bundle's weights: %w", invalidWeights(err))
-	}
-	for _, name := range layers {
-		l, _ := bn.Layer(name)
-		l.Weight, l.Bias = vals[name+".weight"], vals[name+".bias"]
 	}
 	return nil
 }
