@@ -77,10 +77,8 @@ func Build(weights io.ReaderAt, size int64, scaler []byte, d Declared) (*Built, 
 	if d, err = bindScaler(d, scaler, wf.header); err != nil {
 		return nil, err
 	}
-	if d.InputTensor != "" {
-		if _, err := wf.header.AxisSize(d.InputTensor, d.InputAxis); err != nil {
-			return nil, fmt.Errorf("%w: input tensor: %w", ErrInvalidBundle, err)
-		}
+	if err := checkInputTensor(d, wf.header); err != nil {
+		return nil, err
 	}
 	wd := d.WeightsDigest
 	if wd == "" {
@@ -239,6 +237,24 @@ func bindScaler(d Declared, scaler []byte, h *artifact.SafetensorsHeader) (Decla
 			ErrUndeclared, artifact.MetaInputTensor, s.FeatureCount(), inputCandidates(h, d.InputAxis, int64(s.FeatureCount())))
 	}
 	return d, nil
+}
+
+// checkInputTensor fails when d declares an input tensor that h lacks
+// (naming the tensors whose axis fits the feature schema, when one is
+// known: a name copied from another model), or one without the declared axis.
+func checkInputTensor(d Declared, h *artifact.SafetensorsHeader) error {
+	if d.InputTensor == "" {
+		return nil
+	}
+	_, err := h.AxisSize(d.InputTensor, d.InputAxis)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("%w: the declared input tensor (--input-tensor or %s): %w", ErrInvalidBundle, artifact.MetaInputTensor, err)
+	if _, found := h.Tensor(d.InputTensor); found || len(d.Features) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; %s", err, inputCandidates(h, d.InputAxis, int64(len(d.Features))))
 }
 
 // inputCandidates names the tensors of h whose axis has size n.

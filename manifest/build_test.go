@@ -159,12 +159,18 @@ func TestBuildRefusesFlagsContradictingMetadata(t *testing.T) {
 	}
 }
 
+// An input tensor the weights lack is refused, naming the tensors whose
+// axis fits the feature schema (a name copied from another model).
 func TestBuildRefusesUnknownInputTensor(t *testing.T) {
 	d := declared()
 	d.InputTensor = "fc9.weight"
 	w := weights(nil, trained)
-	if _, err := manifest.Build(bytes.NewReader(w), int64(len(w)), scaler(), d); !errors.Is(err, manifest.ErrInvalidBundle) || !strings.Contains(err.Error(), "fc9.weight") {
+	_, err := manifest.Build(bytes.NewReader(w), int64(len(w)), scaler(), d)
+	if !errors.Is(err, manifest.ErrInvalidBundle) || !strings.Contains(err.Error(), "fc9.weight") {
 		t.Errorf("err = %v, want ErrInvalidBundle naming the tensor", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "tensors with 3 entries on axis 1: net.0.weight") {
+		t.Errorf("err = %v, want the tensors that fit the 3 features named", err)
 	}
 	if _, err := manifest.Build(bytes.NewReader(w[:len(w)-1]), int64(len(w)-1), scaler(), declared()); !errors.Is(err, manifest.ErrInvalidBundle) {
 		t.Errorf("truncated weights: err = %v, want ErrInvalidBundle", err)
