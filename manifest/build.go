@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -217,7 +218,7 @@ func mergeMetadata(d Declared, raw map[string]string) (Declared, error) {
 
 // bindScaler completes d for a bundle with the given scaler (nil for none):
 // with no feature schema declared, the scaler's feature_names_in_ become the
-// schema; and an input tensor must be declared, or declared none, since
+// schema (none may contain a comma); and an input tensor must be declared, or declared none, since
 // without one nothing checks the scaler's feature count against the model
 // (the error names the tensors of h that would fit). A scaler that does not parse is left to the
 // checks, which refuse it as scaler-invalid.
@@ -230,6 +231,9 @@ func bindScaler(d Declared, scaler []byte, h *artifact.SafetensorsHeader) (Decla
 		return d, nil
 	}
 	if len(d.Features) == 0 {
+		if err := schemaFromScaler(s.FeatureNames); err != nil {
+			return d, err
+		}
 		d.Features = s.FeatureNames
 	}
 	if d.InputTensor == "" && !d.NoInputTensor {
@@ -255,6 +259,18 @@ func checkInputTensor(d Declared, h *artifact.SafetensorsHeader) error {
 		return err
 	}
 	return fmt.Errorf("%w; %s", err, inputCandidates(h, d.InputAxis, int64(len(d.Features))))
+}
+
+// schemaFromScaler fails when the scaler's feature names cannot be a
+// feature schema: one holds a comma, so no serving list, comma-separated as
+// normreg.features and --features are, could ever match it.
+func schemaFromScaler(names []string) error {
+	i := slices.IndexFunc(names, func(n string) bool { return strings.Contains(n, ",") })
+	if i < 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: the scaler's feature name %q contains a comma, which a feature schema cannot hold (%s and --features are comma-separated lists): rename the column before fitting the scaler",
+		ErrInvalidBundle, names[i], artifact.MetaFeatures)
 }
 
 // inputCandidates names the tensors of h whose axis has size n.

@@ -227,6 +227,19 @@ func TestBuildTakesFeaturesFromScaler(t *testing.T) {
 	}
 }
 
+// A scaler feature name with a comma cannot become the schema: no
+// comma-separated serving list could match it.
+func TestBuildRefusesCommaInScalerFeatureName(t *testing.T) {
+	d := declared()
+	d.Features = nil
+	sc := bundletest.Scaler([]string{"age", "income,net", "tenure"}, []float64{40, 52000, 6}, []float64{144, 1e8, 16}, 1000)
+	w := weights(nil, trained)
+	_, err := manifest.Build(bytes.NewReader(w), int64(len(w)), sc, d)
+	if !errors.Is(err, manifest.ErrInvalidBundle) || !strings.Contains(err.Error(), `"income,net" contains a comma`) {
+		t.Errorf("err = %v, want ErrInvalidBundle naming the feature and the comma", err)
+	}
+}
+
 // The built manifest is plain OCI: its JSON has exactly the fields a registry expects.
 func TestBuiltManifestJSON(t *testing.T) {
 	b := build(t, weights(nil, trained), scaler(), declared())
