@@ -58,8 +58,8 @@ func runSkew(ctx context.Context, opts skewOptions, args []string) error {
 	if opts.data == "" {
 		return usageError("skew needs --data F")
 	}
-	if th := opts.th; !(th.Shift > 0) || !(th.StdRatio > 1) || !(th.PSI >= 0) {
-		return usageError("skew thresholds: --threshold-shift %v must be above 0, --threshold-std %v above 1, --threshold-psi %v at least 0", th.Shift, th.StdRatio, th.PSI)
+	if err := checkThresholds(opts.th); err != nil {
+		return err
 	}
 	st, rb, err := bundleStandardizer(ctx, opts.g, args[0], nil)
 	if err != nil {
@@ -85,6 +85,26 @@ func runSkew(ctx context.Context, opts skewOptions, args []string) error {
 		return &fatalError{code: exitRefused, err: fmt.Errorf("skew of %s against %s: %s", opts.data, out.Ref, strings.Join(out.Notes, "; "))}
 	}
 	return nil
+}
+
+// checkThresholds is a usage error naming each threshold that cannot mean
+// anything: a shift ≤ 0 or std ratio ≤ 1 would flag every feature, a
+// negative PSI threshold would turn PSI off.
+func checkThresholds(th artifact.SkewThresholds) error {
+	var bad []string
+	if !(th.Shift > 0) {
+		bad = append(bad, fmt.Sprintf("--threshold-shift %v must be above 0", th.Shift))
+	}
+	if !(th.StdRatio > 1) {
+		bad = append(bad, fmt.Sprintf("--threshold-std %v must be above 1", th.StdRatio))
+	}
+	if !(th.PSI >= 0) {
+		bad = append(bad, fmt.Sprintf("--threshold-psi %v must be at least 0", th.PSI))
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return usageError("skew thresholds: %s", strings.Join(bad, "; "))
 }
 
 // readSkew reads the data file into a skew report.

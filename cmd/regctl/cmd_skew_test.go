@@ -93,8 +93,8 @@ func TestSkewOnFixtures(t *testing.T) {
 }
 
 // TestSkewThresholdAndColumns raises the shift threshold past the fixture's
-// 1.5 std shift, refuses thresholds that could flag nothing or everything,
-// and reports a dropped column as missing.
+// 1.5 std shift, refuses thresholds that could flag nothing or everything
+// (naming only those), and reports a dropped column as missing.
 func TestSkewThresholdAndColumns(t *testing.T) {
 	host, _ := registrytest.Normreg(t)
 	env := map[string]string{"REGCTL_REGISTRY": host}
@@ -103,8 +103,11 @@ func TestSkewThresholdAndColumns(t *testing.T) {
 		"--threshold-shift", "2", "--threshold-psi", "5").must(t, exitOK, "shifted sample under raised thresholds")
 	for _, bad := range [][]string{{"--threshold-psi", "-1"}, {"--threshold-shift", "0"}, {"--threshold-std", "0.5"}} {
 		r := regctl(t, env, "", append([]string{"skew", pinned, "--data", fixture("mlp", "sample-ok.csv")}, bad...)...)
-		if r.code != exitError || !strings.Contains(r.stderr, "skew thresholds:") {
-			t.Errorf("skew %v: exit %d, stderr %q; want a usage error", bad, r.code, r.stderr)
+		if r.code != exitError || !strings.Contains(r.stderr, "skew thresholds: "+bad[0]+" "+bad[1]+" must be") {
+			t.Errorf("skew %v: exit %d, stderr %q; want a usage error naming %s", bad, r.code, r.stderr, bad[0])
+		}
+		if strings.Count(r.stderr, "--threshold-") != 1 {
+			t.Errorf("skew %v: stderr %q names thresholds that were fine", bad, r.stderr)
 		}
 	}
 	data := t.TempDir() + "/rows.jsonl"
