@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -107,7 +108,7 @@ func (in inspection) write(w io.Writer) error {
 	fmt.Fprintf(tw, "bundle\t%s@%s\n", strings.SplitN(in.Ref, "@", 2)[0], in.Digest)
 	fmt.Fprintf(tw, "model\t%s\nmode\t%s\npreprocessing\t%s\n", in.Model, orUnset(string(in.Mode)), orUnset(string(in.Preprocessing)))
 	fmt.Fprintf(tw, "features\t%s\ninput\t%s\n", in.featuresLine(), in.inputLine())
-	fmt.Fprintf(tw, "training\tbatch size %d, BatchNorm frozen %v, parent %s\n", in.BatchSize, in.BNFrozen, orUnset(in.Parent))
+	fmt.Fprintf(tw, "training\tbatch size %s, BatchNorm frozen %v, parent %s\n", in.batchSizeText(), in.BNFrozen, orUnset(in.Parent))
 	for _, k := range slices.Sorted(maps.Keys(in.Labels)) {
 		fmt.Fprintf(tw, "label\t%s=%s\n", k, in.Labels[k])
 	}
@@ -146,6 +147,14 @@ func (in inspection) inputLine() string {
 		return "(unset: the feature count is not checked against the model)"
 	}
 	return fmt.Sprintf("%s axis %d, size %d", in.InputTensor, in.InputAxis, in.InputSize)
+}
+
+// batchSizeText renders the training batch size, or says that none was declared.
+func (in inspection) batchSizeText() string {
+	if in.BatchSize == 0 {
+		return "(unset: small-batch is not checked)"
+	}
+	return strconv.Itoa(in.BatchSize)
 }
 
 // orUnset shows an empty value as "(unset)".
