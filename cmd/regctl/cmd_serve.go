@@ -102,6 +102,23 @@ type standardizeRequest struct {
 	Columns json.RawMessage   `json:"columns,omitempty"`
 }
 
+// requestShapes is what a body of POST /v1/standardize may hold.
+const requestShapes = `{"rows": [{"feature": value, ...}, ...]} or {"columns": {"feature": [value, ...], ...}}`
+
+// shapeError tells a body of the wrong JSON shape (an array, "rows" as an
+// object) the shapes it may take, instead of encoding/json's Go type names.
+func shapeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	where := ""
+	if te.Field != "" {
+		where = fmt.Sprintf("%q is ", te.Field)
+	}
+	return fmt.Errorf("%sa JSON %s; want %s", where, te.Value, requestShapes)
+}
+
 // standardize answers with the request's values standardised, in the shape
 // they came in (rows or columns), and adds the raw rows to the statistics.
 // Features that are not exactly the model's are a 400.
@@ -114,7 +131,7 @@ func (s *sidecar) standardize(w http.ResponseWriter, r *http.Request) {
 	}
 	var req standardizeRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxStandardizeBody)).Decode(&req); err != nil {
-		badRequest(w, fmt.Errorf("body: %w", err))
+		badRequest(w, fmt.Errorf("body: %w", shapeError(err)))
 		return
 	}
 	var cols map[string][]float64

@@ -181,6 +181,20 @@ func TestServeAnswersInFeatureOrder(t *testing.T) {
 		http.StatusOK, `{"columns":{"zeta":[2,-2],"alpha":[4,1],"mid":[6,2]}}`)
 }
 
+// TestServeNamesRequestShapes sends bodies of the wrong JSON shape: the 400
+// says what the body may hold, not encoding/json's "Go value of type
+// main.standardizeRequest".
+func TestServeNamesRequestShapes(t *testing.T) {
+	base := testSidecar(t)
+	for body, want := range map[string]string{
+		`[[1,2,3]]`:            `body: a JSON array; want {"rows": [{"feature": value, ...}, ...]} or {"columns"`,
+		`{"rows":{"zeta":1}}`:  `body: "rows" is a JSON object; want {"rows"`,
+		`{"rows":[{"zeta":1}]`: `body: unexpected EOF`,
+	} {
+		postRaw(t, base+"/v1/standardize", body, http.StatusBadRequest, want)
+	}
+}
+
 // postRaw posts the JSON text body and wants status and an answer (its
 // "error" when it has one) containing want.
 func postRaw(t *testing.T, url, body string, status int, want string) {
