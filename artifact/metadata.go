@@ -110,9 +110,13 @@ func parseMetaBNFrozen(m *WeightsMetadata, v string) error {
 }
 
 // ParseFeatureList splits a comma-separated feature list, trimming spaces
-// around names. Empty names and repeated names are errors. Positions in
-// messages count from 0, as feature_names_in_ and tensor axes do.
+// around names. A list without names, empty names and repeated names are
+// errors. Positions in messages count from 0, as feature_names_in_ and
+// tensor axes do.
 func ParseFeatureList(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, errors.New("lists no feature names")
+	}
 	names := strings.Split(s, ",")
 	seen := map[string]int{}
 	for i, n := range names {

@@ -45,6 +45,8 @@ func TestParseWeightsMetadataInvalid(t *testing.T) {
 		{MetaScalerSHA256, "sha256:" + strings.Repeat("a", 64), "must be 64 hex digits"},
 		{MetaScalerSHA256, strings.Repeat("g", 64), "must be 64 hex digits"},
 		{MetaFeatures, "a,,b", "position 1 (from 0) is empty"},
+		{MetaFeatures, "", "lists no feature names"},
+		{MetaFeatures, " ", "lists no feature names"},
 		{MetaFeatures, "a,b,a", `feature "a" is at positions 0 and 2`},
 		{MetaInputTensor, "", "must name a tensor"},
 		{MetaBatchSize, "0", "positive integer"},
