@@ -242,10 +242,12 @@ func looksStandardized(fs []FeatureSkew) bool {
 // Skew reads every row of in and compares each feature's production
 // statistics with the scaler's: standardised mean shift, std ratio and PSI,
 // flagged by th. Columns are matched by name; missing, extra, repeated and
-// out-of-order columns are reported in the report's Columns (a missing
-// feature has no statistics). Memory does not grow with the rows.
+// out-of-order columns (where in's order means something) are reported in
+// the report's Columns (a missing feature has no statistics). Memory does
+// not grow with the rows.
 func (st *Standardizer) Skew(in RowReader, th SkewThresholds) (*SkewReport, error) {
 	idx, diff := st.Columns(in.Header())
+	diff.OutOfOrder = diff.OutOfOrder && in.Ordered()
 	m := st.NewMonitor()
 	row := make([]float64, len(st.Features))
 	for {

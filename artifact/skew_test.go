@@ -110,6 +110,26 @@ func TestSkewColumns(t *testing.T) {
 	}
 }
 
+// TestSkewColumnOrder: CSV columns in another order than the features are
+// reported (a position is what serving feeds), JSON objects' keys in another
+// order are not (they have none).
+func TestSkewColumnOrder(t *testing.T) {
+	st := &Standardizer{Features: []string{"a", "b"}, Mean: []float64{0, 0}, Scale: []float64{1, 1}, TrainMean: []float64{0, 0}, TrainStd: []float64{1, 1}}
+	for in, outOfOrder := range map[string]bool{"b,a\n1,-1\n-1,1\n": true, `{"b": 1, "a": -1}` + "\n" + `{"a": 1, "b": -1}` + "\n": false} {
+		rr, err := NewRowReader(strings.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := st.Skew(rr, DefaultSkewThresholds())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Columns.OutOfOrder != outOfOrder || r.Refused() != outOfOrder || r.Rows != 2 {
+			t.Errorf("%q: columns %+v, refused %v; want out of order %v", in, r.Columns, r.Refused(), outOfOrder)
+		}
+	}
+}
+
 // TestRunningStats compares Welford's running values with two-pass ones.
 func TestRunningStats(t *testing.T) {
 	xs := []float64{1e9 + 4, 1e9 + 7, 1e9 + 13, 1e9 + 16}

@@ -196,6 +196,9 @@ func (st *Standardizer) StandardizeRow(row map[string]float64) ([]float64, error
 type RowReader interface {
 	// Header returns the column names, in input order.
 	Header() []string
+	// Ordered reports whether that order means something: a CSV's columns
+	// are positions, a JSON object's keys are not.
+	Ordered() bool
 	// Next returns the next row's values in Header order, or io.EOF after
 	// the last row. The slice is reused by the next call.
 	Next() ([]float64, error)
@@ -242,6 +245,9 @@ func newCSVRowReader(r io.Reader) (*csvRowReader, error) {
 // Header implements RowReader.
 func (c *csvRowReader) Header() []string { return c.header }
 
+// Ordered implements RowReader: a CSV's columns are positions.
+func (c *csvRowReader) Ordered() bool { return true }
+
 // Next implements RowReader.
 func (c *csvRowReader) Next() ([]float64, error) {
 	rec, err := c.r.Read()
@@ -286,6 +292,9 @@ func newJSONLinesReader(r *bufio.Reader) (*jsonLinesReader, error) {
 
 // Header implements RowReader.
 func (j *jsonLinesReader) Header() []string { return j.header }
+
+// Ordered implements RowReader: a JSON object's keys have no order.
+func (j *jsonLinesReader) Ordered() bool { return false }
 
 // Next implements RowReader.
 func (j *jsonLinesReader) Next() ([]float64, error) {

@@ -218,10 +218,11 @@ func mergeMetadata(d Declared, raw map[string]string) (Declared, error) {
 
 // bindScaler completes d for a bundle with the given scaler (nil for none):
 // with no feature schema declared, the scaler's feature_names_in_ become the
-// schema (none may contain a comma); and an input tensor must be declared, or declared none, since
-// without one nothing checks the scaler's feature count against the model
-// (the error names the tensors of h that would fit). A scaler that does not parse is left to the
-// checks, which refuse it as scaler-invalid.
+// schema (none may contain a comma); and an input tensor must be declared,
+// or declared none, since without one nothing checks the scaler's feature
+// count against the model (the error names the tensors of h that would
+// fit). A scaler that does not parse is left to the checks, which refuse it
+// as scaler-invalid.
 func bindScaler(d Declared, scaler []byte, h *artifact.SafetensorsHeader) (Declared, error) {
 	if scaler == nil {
 		return d, nil

@@ -117,7 +117,7 @@ func TestSkewThresholdAndColumns(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Columns.Missing) != 4 || !out.Columns.OutOfOrder || out.Rows != 2 {
-		t.Errorf("columns %+v, %d rows", out.Columns, out.Rows)
+	if len(out.Columns.Missing) != 4 || out.Columns.OutOfOrder || out.Rows != 2 {
+		t.Errorf("columns %+v, %d rows; want 4 missing, and no order in JSON objects", out.Columns, out.Rows)
 	}
 }
