@@ -8,12 +8,13 @@ import (
 
 // Fixes of the BatchNorm checks.
 const (
-	fixExportBuffers = "export the whole state_dict (model.state_dict() includes the running_mean and running_var buffers) and push with regctl, which extracts them"
-	fixRetrainBN     = "train with BatchNorm in train mode (model.train()) so it updates its running statistics, then call model.eval() and export"
-	fixDivergedBN    = "training diverged (NaN or Inf in the running statistics): lower the learning rate, look for NaN or Inf in the inputs, retrain, then export"
-	fixFinetuneBN    = "re-run fine-tuning with BatchNorm in train mode, or push with --bn-frozen if BatchNorm was frozen on purpose"
-	fixPushStats     = "push again with regctl, which extracts the stats layer from the weights"
-	fixSmallBatch    = "train with a batch size of at least 16, or freeze BatchNorm, or use GroupNorm or LayerNorm"
+	fixExportBuffers     = "export the whole state_dict (model.state_dict() includes the running_mean and running_var buffers) and push with regctl, which extracts them"
+	fixRetrainBN         = "train with BatchNorm in train mode (model.train()) so it updates its running statistics, then call model.eval() and export"
+	fixDivergedBN        = "training diverged (NaN or Inf in the running statistics): lower the learning rate, look for NaN or Inf in the inputs, retrain, then export"
+	fixFinetunePartialBN = "re-run fine-tuning with those layers in train mode; if they were to stay as the parent's, freeze them whole (.eval() and requires_grad=False on their weight and bias), which passes as it is"
+	fixFinetuneBN        = "re-run fine-tuning with BatchNorm in train mode, or push with --bn-frozen if BatchNorm was frozen on purpose"
+	fixPushStats         = "push again with regctl, which extracts the stats layer from the weights"
+	fixSmallBatch        = "train with a batch size of at least 16, or freeze BatchNorm, or use GroupNorm or LayerNorm"
 	// minBNBatch is the smallest batch size BatchNorm statistics are trusted from.
 	minBNBatch = 16
 	// bnTolerance is the relative tolerance between the stats layer and the
@@ -139,7 +140,7 @@ func checkBNStale(b *Bundle) Findings {
 			"the weights changed from parent bundle %s (%s, now %s) but the running statistics and num_batches_tracked of all %d BatchNorm layers are identical to the parent's%s",
 			p.Digest, p.WeightsDigest, b.WeightsDigest, len(s.Layers), sameStatsCause(s, p.BN)))
 	} else if kept := keptParentStats(s, p.BN); len(kept) > 0 {
-		fs = append(fs, refusal(BNStale, fixFinetuneBN,
+		fs = append(fs, refusal(BNStale, fixFinetunePartialBN,
 			"%d of %d BatchNorm layers kept the running statistics and num_batches_tracked of parent bundle %s while their weight and bias were trained: %s; they were left in eval mode while fine-tuning",
 			len(kept), len(s.Layers), p.Digest, list(kept)))
 	}

@@ -248,7 +248,7 @@ func TestCheckBNStaleAgainstParent(t *testing.T) {
 		{"parent without BN stats", func(b *Bundle) { b.Parent = sameBNParent(); b.Parent.BN = nil }, nil, nil},
 		{"parent has other layers", func(b *Bundle) { b.Parent = sameBNParent(); b.Parent.BN.Layers = b.Parent.BN.Layers[:1] }, nil, nil},
 		{"one layer left in eval", partialFinetune(true), []CheckID{BNStale},
-			[]string{"1 of 2 BatchNorm layers kept the running statistics and num_batches_tracked of parent bundle " + string(sameBNParent().Digest), "trained: net.4;", "eval mode", "--bn-frozen"}},
+			[]string{"1 of 2 BatchNorm layers kept the running statistics and num_batches_tracked of parent bundle " + string(sameBNParent().Digest), "trained: net.4;", "eval mode", "freeze them whole"}},
 		{"one layer frozen whole", partialFinetune(false), nil, nil},
 		{"every layer frozen whole", func(b *Bundle) { partialFinetune(false)(b); b.Parent.BN.Layers[0].NumBatchesTracked = 100 }, []CheckID{BNStale},
 			[]string{"all 2 BatchNorm layers are identical to the parent's, and so are their weight and bias: BatchNorm was frozen whole"}},
