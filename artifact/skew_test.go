@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -126,6 +127,9 @@ func TestSkewColumnOrder(t *testing.T) {
 		}
 		if r.Columns.OutOfOrder != outOfOrder || r.Refused() != outOfOrder || r.Rows != 2 {
 			t.Errorf("%q: columns %+v, refused %v; want out of order %v", in, r.Columns, r.Refused(), outOfOrder)
+		}
+		if js, _ := json.Marshal(r.Columns); !strings.Contains(string(js), `"missing":[],"extra":[],"duplicate":[]`) {
+			t.Errorf("columns as JSON: %s; want empty lists, not null", js)
 		}
 	}
 }

@@ -79,7 +79,7 @@ func (d ColumnDiff) OK() bool {
 	return len(d.Missing)+len(d.Extra)+len(d.Duplicate) == 0 && !d.OutOfOrder
 }
 
-// String describes the differences, e.g. "missing [balance]; out of order".
+// String describes the differences, e.g. `missing "balance"; out of order`.
 func (d ColumnDiff) String() string {
 	var parts []string
 	for _, p := range []struct {
@@ -87,7 +87,7 @@ func (d ColumnDiff) String() string {
 		names []string
 	}{{"missing", d.Missing}, {"extra", d.Extra}, {"repeated", d.Duplicate}} {
 		if len(p.names) > 0 {
-			parts = append(parts, fmt.Sprintf("%s %v", p.what, p.names))
+			parts = append(parts, p.what+" "+list(quoteAll(p.names)))
 		}
 	}
 	if d.OutOfOrder {
@@ -99,6 +99,7 @@ func (d ColumnDiff) String() string {
 // Columns maps an input's header to the features: idx[i] is the column
 // holding feature i, or -1 when no column does. diff says what differs.
 func (st *Standardizer) Columns(header []string) (idx []int, diff ColumnDiff) {
+	diff = ColumnDiff{Missing: []string{}, Extra: []string{}, Duplicate: []string{}} // [] in JSON, not null
 	pos := map[string]int{}
 	for c, name := range header {
 		if _, dup := pos[name]; dup {

@@ -120,9 +120,9 @@ func TestStandardizeByName(t *testing.T) {
 func TestStandardizeRefusesColumns(t *testing.T) {
 	st := &Standardizer{Features: []string{"a", "b"}, Mean: []float64{0, 0}, Scale: []float64{1, 1}}
 	for in, want := range map[string]string{
-		"a\n1\n":         "missing [b]",
-		"a,b,c\n1,2,3\n": "extra [c]",
-		"a,b,a\n1,2,3\n": "repeated [a]",
+		"a\n1\n":         `missing "b"`,
+		"a,b,c\n1,2,3\n": `extra "c"`,
+		"a,b,a\n1,2,3\n": `repeated "a"`,
 	} {
 		rr, err := NewRowReader(strings.NewReader(in))
 		if err != nil {

@@ -67,7 +67,7 @@ func TestStandardizeRefusesColumns(t *testing.T) {
 	out := filepath.Join(dir, "out", "std.csv")
 	os.Mkdir(filepath.Dir(out), 0o755)
 	r := regctl(t, env, "", "standardize", pinned, "--in", in, "--out", out).must(t, exitError, "standardize without balance")
-	if !strings.Contains(r.stderr, "missing [balance]") || r.stdout != "" {
+	if !strings.Contains(r.stderr, `missing "balance"`) || r.stdout != "" {
 		t.Errorf("stderr %q stdout %q; want the missing column named", r.stderr, r.stdout)
 	}
 	if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 0 {
