@@ -93,8 +93,11 @@ func (o diffOutput) write(w io.Writer) error {
 	}
 	fmt.Fprintln(tw, "\nbatchnorm layer\tstatus\tchannels\tmax mean shift (old sqrt var)\tvar ratio\tnum_batches_tracked")
 	for _, l := range o.BatchNorm {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%.4g\t%.4g..%.4g\t%d -> %d\n", l.Layer, l.Status, l.Channels, float64(l.MaxMeanShift),
-			float64(l.MinVarRatio), float64(l.MaxVarRatio), l.OldTracked, l.NewTracked)
+		shift, ratio := fmt.Sprintf("%.4g", float64(l.MaxMeanShift)), fmt.Sprintf("%.4g..%.4g", float64(l.MinVarRatio), float64(l.MaxVarRatio))
+		if l.Status == artifact.BNAdded || l.Status == artifact.BNRemoved { // nothing to compare with
+			shift, ratio = "-", "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%d -> %d\n", l.Layer, l.Status, l.Channels, shift, ratio, l.OldTracked, l.NewTracked)
 	}
 	o.writeWeights(tw)
 	return tw.Flush()

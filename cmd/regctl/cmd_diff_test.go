@@ -126,3 +126,17 @@ func getJSON(t *testing.T, url string, v any) {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 }
+
+// TestDiffLayersAddedRemoved: between two models with other BatchNorm layers
+// (mlp, cnn) each layer is added or removed, shown without shift or ratio
+// ("-"), which there is nothing to compute from (they showed 0 and 0..0).
+func TestDiffLayersAddedRemoved(t *testing.T) {
+	host, _ := registrytest.Normreg(t)
+	env := map[string]string{"REGCTL_REGISTRY": host}
+	r := regctl(t, env, "", "diff", pushCase(t, env, "mlp", "diff/mlp"), pushCase(t, env, "cnn", "diff/cnn")).must(t, exitOK, "diff mlp cnn")
+	for _, want := range []string{`features\.1\s+added\s+8\s+-\s+-\s+0 -> \d+`, `net\.4\s+removed\s+8\s+-\s+-\s+\d+ -> 0`} {
+		if !regexp.MustCompile(want).MatchString(r.stdout) {
+			t.Errorf("diff does not match %s:\n%s", want, r.stdout)
+		}
+	}
+}
