@@ -299,8 +299,6 @@ func testTags(t *testing.T, s *storage.Store) {
 	}
 }
 
-// testTagMovers runs 16 concurrent movers of one tag: no move is lost, each
-// move's From is the previous move's To, and the tag ends at the last one.
 // testTagMoveFails: a move whose record was written but whose state write
 // failed (an error for its client) is in no History and moves no tag,
 // until the next mover applies it before its own move.
@@ -338,6 +336,8 @@ func testTagMoveFails(t *testing.T, f *faultyDriver) {
 	}
 }
 
+// testTagMovers runs 16 concurrent movers of one tag: no move is lost, each
+// move's From is the previous move's To, and the tag ends at the last one.
 func testTagMovers(t *testing.T, s *storage.Store) {
 	const movers, rounds = 16, 2
 	ctx := context.Background()
