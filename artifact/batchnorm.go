@@ -69,16 +69,22 @@ func ReadBNStatsAt(h *SafetensorsHeader, ra io.ReaderAt) (*BNStats, error) {
 // a dtype it cannot decode is left out (only the checks against a parent
 // use them), where a running statistic's is an error.
 func bnTensors(h *SafetensorsHeader) func(name string) bool {
-	layers := map[string]bool{}
-	for _, name := range BNLayerNames(h) {
-		layers[name] = true
-	}
+	layers := nameSet(BNLayerNames(h))
 	return func(name string) bool {
 		if _, ok := bnPrefix(name); ok {
 			return true
 		}
 		return affineOf(h, name, layers)
 	}
+}
+
+// nameSet returns names as a set.
+func nameSet(names []string) map[string]bool {
+	set := make(map[string]bool, len(names))
+	for _, name := range names {
+		set[name] = true
+	}
+	return set
 }
 
 // affineOf reports whether name is the weight or bias of one of layers, in
@@ -98,10 +104,7 @@ func affineOf(h *SafetensorsHeader, name string, layers map[string]bool) bool {
 // weights file with header h, by ranged reads of ra (of those tensors
 // only); one of a dtype the reader cannot decode stays nil.
 func (s *BNStats) ReadAffineAt(h *SafetensorsHeader, ra io.ReaderAt, names []string) error {
-	layers := map[string]bool{}
-	for _, name := range names {
-		layers[name] = true
-	}
+	layers := nameSet(names)
 	vals, err := ReadTensorsAt(h, ra, func(name string) bool { return affineOf(h, name, layers) })
 	if err != nil {
 		return err

@@ -166,10 +166,9 @@ func sameStatsCause(s, parent *BNStats) string {
 // changed: trained in eval mode (a layer frozen whole keeps both). Layers
 // without affine parameters on either side are not judged.
 func keptParentStats(s, parent *BNStats) []string {
-	kept := s.KeptStats(parent)
 	return s.layerNames(func(l BNLayer) bool {
-		o, _ := parent.Layer(l.Name)
-		return slices.Contains(kept, l.Name) && l.affineChanged(*o)
+		o, kept := l.keptFrom(parent)
+		return kept && l.affineChanged(*o)
 	})
 }
 
@@ -179,9 +178,16 @@ func keptParentStats(s, parent *BNStats) []string {
 // does not carry (the manifest package reads the parent's by ranges).
 func (s *BNStats) KeptStats(parent *BNStats) []string {
 	return s.layerNames(func(l BNLayer) bool {
-		o, ok := parent.Layer(l.Name)
-		return ok && len(l.diff(*o, 0)) == 0
+		_, kept := l.keptFrom(parent)
+		return kept
 	})
+}
+
+// keptFrom returns parent's layer of l's name and whether l's running
+// statistics and num_batches_tracked are that layer's.
+func (l BNLayer) keptFrom(parent *BNStats) (*BNLayer, bool) {
+	o, ok := parent.Layer(l.Name)
+	return o, ok && len(l.diff(*o, 0)) == 0
 }
 
 // neverUpdated reports num_batches_tracked 0 or statistics still at their
@@ -203,16 +209,7 @@ func (l BNLayer) neverUpdated() bool {
 // sameStats reports whether a and b have the same layers with identical
 // running statistics and num_batches_tracked.
 func sameStats(a, b *BNStats) bool {
-	if len(a.Layers) != len(b.Layers) {
-		return false
-	}
-	for _, l := range a.Layers {
-		o, ok := b.Layer(l.Name)
-		if !ok || len(l.diff(*o, 0)) > 0 {
-			return false
-		}
-	}
-	return true
+	return len(a.Layers) == len(b.Layers) && len(a.KeptStats(b)) == len(a.Layers)
 }
 
 // diff lists how l differs from o, values compared within relative tolerance tol.
