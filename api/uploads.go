@@ -38,7 +38,7 @@ func (s *server) uploadPost(c echo.Context, r route) error {
 			return err
 		}
 		req := c.Request()
-		body := uploadBody(req)
+		body := requestBody(req, errUploadInvalid)
 		if _, err := s.store.Blobs.Put(req.Context(), r.name, d, req.ContentLength, body); err != nil {
 			return body.failed(err)
 		}
@@ -89,7 +89,7 @@ func (s *server) uploadPatch(c echo.Context, r route) error {
 		return err
 	}
 	req := c.Request()
-	body := uploadBody(req)
+	body := requestBody(req, errUploadInvalid)
 	size, err := s.store.Uploads.Append(req.Context(), r.name, r.ref, offset, req.ContentLength, body)
 	if err != nil {
 		return body.failed(err)
@@ -110,24 +110,18 @@ func (s *server) uploadPut(c echo.Context, r route) error {
 			return err
 		}
 	}
-	body := uploadBody(c.Request())
+	body := requestBody(c.Request(), errUploadInvalid)
 	if _, err := s.store.Uploads.Commit(c.Request().Context(), r.name, r.ref, d, body); err != nil {
 		return body.failed(err)
 	}
 	return blobCreated(c, r.name, d)
 }
 
-// uploadBody is req's body as an upload reads it: a body that ends before
-// its Content-Length (a client that closed its side early, which net/http
-// reports as io.ErrUnexpectedEOF) fails with errUploadInvalid saying how
-// many bytes it lacked, a client error rather than the server's.
-func uploadBody(req *http.Request) *shortBody {
-	return requestBody(req, errUploadInvalid)
-}
-
-// requestBody is req's body, a body that ends before its Content-Length
-// failing with invalid (the OCI error of the request's kind) saying how
-// many bytes it lacked.
+// requestBody is req's body, a body that ends before its Content-Length (a
+// client that closed its side early, which net/http reports as
+// io.ErrUnexpectedEOF) failing with invalid, the OCI error of the request's
+// kind (errUploadInvalid for an upload), saying how many bytes it lacked: a
+// client error rather than the server's.
 func requestBody(req *http.Request, invalid error) *shortBody {
 	return &shortBody{r: req.Body, length: req.ContentLength, invalid: invalid}
 }

@@ -263,11 +263,11 @@ func readParentAffine(ctx context.Context, f Fetcher, weights artifact.Descripto
 	}
 	ra := newRangeReader(ctx, f, weights)
 	h, err := artifact.ReadSafetensorsHeader(io.NewSectionReader(ra, 0, weights.Size))
-	if err != nil {
-		return fmt.Errorf("parent bundle's weights: %w", invalidWeights(err))
+	if err == nil {
+		err = bn.ReadAffineAt(h, ra, layers)
 	}
-	if err := bn.ReadAffineAt(h, ra, layers); err != nil {
-		return fmt.Errorf("parent bundle's weights: %w", invalidWeights(err))
+	if err != nil {
+		return fmt.Errorf("parent bundle: %w", invalidWeights(err))
 	}
 	return nil
 }
