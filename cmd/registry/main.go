@@ -129,7 +129,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fl.Usage = func() {
 		fmt.Fprint(usage, "usage: registry [flags]\n"+
 			"       "+hashTokenUsage+"\n"+
-			"       registry scrub [--storage URL] [--upload-ttl D] [--remove]   hash every stored blob, name (and remove) corrupt ones and orphan blob data\n\nflags:\n")
+			"       registry scrub [--storage URL] [--upload-ttl D] [--remove]   hash every stored blob, name (and remove) corrupt ones, orphan blob data and unfinished writes\n\nflags:\n")
 		fl.PrintDefaults()
 	}
 	fl.StringVar(&cfg.listen, "listen", env("REGISTRY_LISTEN", "127.0.0.1:5000"), "address to serve on (REGISTRY_LISTEN)")

@@ -17,15 +17,15 @@ import (
 // (storage.OrphanData) older than the upload TTL, and counts the unfinished
 // writes as old (storage.Sweeper); with --remove it deletes the corrupt
 // blobs' bytes, so that the next push of each stores it again, the orphans
-// and the unfinished writes. It fails when it found a corrupt blob, so that a cron
-// job notices; orphans are only wasted space. It may run while registries
-// serve the storage, given the TTL they run with.
+// and the unfinished writes. It fails when it found a corrupt blob, so that
+// a cron job notices; orphans are only wasted space. It may run while
+// registries serve the storage, given the TTL they run with.
 func scrub(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("scrub", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	url := fl.String("storage", cmp.Or(getenv("REGISTRY_STORAGE"), defaultStorage), storageUsage)
 	ttl := fl.Duration("upload-ttl", defaultUploadTTL, "the registries' --upload-ttl: orphan blob data written since is left alone (REGISTRY_UPLOAD_TTL)")
-	remove := fl.Bool("remove", false, "delete the bytes of corrupt blobs, so that the next push of each stores it again, and orphan blob data")
+	remove := fl.Bool("remove", false, "delete the bytes of corrupt blobs, so that the next push of each stores it again, orphan blob data and unfinished writes")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}

@@ -17,10 +17,10 @@ var _ storage.Sweeper = (*Driver)(nil)
 
 // Sweep implements storage.Sweeper: it counts, and with remove aborts, the
 // multipart uploads under the driver's prefix neither begun nor given a
-// part since before. Put
-// aborts its own uploads when it fails, but not when the server is gone
-// at that moment (or the process is killed), and the parts of such an
-// upload stay in the bucket, unseen and billed, until someone aborts it.
+// part since before. Put aborts its own uploads when it fails, but not when
+// the server is gone at that moment (or the process is killed), and the
+// parts of such an upload stay in the bucket, unseen and billed, until
+// someone aborts it.
 func (d *Driver) Sweep(ctx context.Context, before time.Time, remove bool) (int, error) {
 	pages := s3.NewListMultipartUploadsPaginator(d.client, &s3.ListMultipartUploadsInput{Bucket: &d.bucket, Prefix: aws.String(d.prefix)})
 	found := 0
